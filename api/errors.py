@@ -1,0 +1,76 @@
+"""Every error leaves as RFC 9457 problem+json, mapped here once from domain errors."""
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+
+from api.auth import Unauthenticated
+from domain import errors as domain
+from workflows.engine import ConcurrencyError
+
+TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+          409: "Conflict", 412: "Precondition failed", 422: "Unprocessable content", 503: "Service unavailable"}
+
+
+def problem(status: int, slug: str, detail: str, headers: dict | None = None, **extra) -> JSONResponse:
+    body = {"type": f"/problems/{slug}", "title": TITLES.get(status, "Error"), "status": status, "detail": detail,
+            **extra}
+    return JSONResponse(jsonable_encoder(body), status, headers=headers, media_type="application/problem+json")
+
+
+def _domain(request: Request, error: domain.DomainError) -> JSONResponse:
+    match error:
+        case domain.TransitionNotAllowedError():
+            return problem(409, "invalid-transition", str(error), current_status=error.current,
+                           allowed_actions=error.allowed)
+        case domain.GuardFailedError():
+            return problem(409, "guard-failed", str(error), current_status=error.current,
+                           allowed_actions=error.allowed)
+        case domain.ForbiddenError():
+            return problem(403, "forbidden", str(error))
+        case domain.NotFoundError():
+            return problem(404, "not-found", str(error))
+        case domain.CapacityExceededError():
+            return problem(409, "capacity-exceeded", str(error))
+        case domain.DuplicateClaimError():
+            return problem(409, "duplicate-claim", str(error))
+        case domain.StaleVersionError():
+            return problem(412, "stale-version", str(error), current_version=error.actual)
+        case domain.ValidationError():
+            return problem(422, "validation", str(error))
+        case ConcurrencyError():
+            return problem(409, "concurrent-update", str(error), headers={"Retry-After": "1"})
+    return problem(400, "bad-request", str(error))
+
+
+def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+    errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+              for e in error.errors()]
+    detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors) or "invalid request"
+    return problem(422, "validation", detail, errors=errors)
+
+
+def _http(request: Request, error: HTTPException) -> JSONResponse:
+    slug = {404: "not-found", 405: "method-not-allowed", 503: "unavailable"}.get(error.status_code, "http-error")
+    return problem(error.status_code, slug, str(error.detail), headers=error.headers)
+
+
+def _unauthenticated(request: Request, error: Unauthenticated) -> JSONResponse:
+    return problem(401, "unauthenticated", str(error), headers={"WWW-Authenticate": "Bearer"})
+
+
+def _unavailable(request: Request, error: Exception) -> JSONResponse:
+    return problem(503, "unavailable", "the database is unreachable; try again shortly", headers={"Retry-After": "2"})
+
+
+def install(app: FastAPI) -> None:
+    import psycopg
+    import psycopg_pool
+
+    app.add_exception_handler(domain.DomainError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(Unauthenticated, _unauthenticated)
+    app.add_exception_handler(psycopg.OperationalError, _unavailable)
+    app.add_exception_handler(psycopg_pool.PoolTimeout, _unavailable)

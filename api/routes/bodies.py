@@ -1,0 +1,48 @@
+"""Request bodies shared by several routers. Extra fields are allowed (DESIGN §4); types are strict
+so a string where a number belongs is a 422, not a silent coercion."""
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+
+Reason = Annotated[str, Field(max_length=2000)]
+
+
+class ActionBody(BaseModel):
+    """The fields any transition may take: reason, rating, hours, feedback, and a revision's details."""
+
+    model_config = ConfigDict(extra="allow")
+    reason: Reason | None = None
+    rating: StrictInt | None = None
+    feedback: Reason | None = None
+    hours: StrictFloat | StrictInt | None = None
+    title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    description: Annotated[str, Field(max_length=5000)] | None = None
+    category: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    needed: Annotated[StrictInt, Field(ge=1, le=10_000)] | None = None
+    claim_deadline: AwareDatetime | None = None
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+
+    def fields(self) -> dict:
+        """Only what the caller sent, so a command sees its own defaults for the rest."""
+        return {k: getattr(self, k) for k in self.model_fields_set if k in type(self).model_fields}
+
+
+class NewDemand(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Annotated[str, Field(max_length=5000)] = ""
+    category: Annotated[str, Field(min_length=1, max_length=64)]
+    grid_id: Annotated[str, Field(min_length=1, max_length=64)]
+    needed: Annotated[StrictInt, Field(ge=1, le=10_000)]
+    claim_deadline: AwareDatetime
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    auto_confirm: StrictBool = False
+    organisation_id: Annotated[str, Field(max_length=64)] | None = None
+
+
+class NewClaim(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    headcount: Annotated[StrictInt, Field(ge=1, le=1000)] = 1
+    note: Annotated[str, Field(max_length=500)] = ""

@@ -1,0 +1,85 @@
+"""What every router shares: the wired system, ids, metadata, ETags and positions."""
+import time
+from typing import Annotated
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.wiring import Linli
+from domain.actors import Actor
+from domain.errors import StaleVersionError
+from workflows.engine import Meta, Outcome
+
+ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://linli/ids")
+MIN_POSITION_WAIT_SECONDS = 5.0
+
+
+def linli(request: Request) -> Linli:
+    return request.app.state.linli
+
+
+System = Annotated[Linli, Depends(linli)]
+
+
+def new_id(request: Request, actor: Actor) -> UUID:
+    """With an Idempotency-Key the id derives from caller and key, so a retry cannot create twice."""
+    key = request.headers.get("idempotency-key")
+    return uuid5(ID_NAMESPACE, f"{actor.role}:{actor.id}:{key}") if key else uuid4()
+
+
+def meta(request: Request, actor: Actor, reason: str | None = None) -> Meta:
+    return Meta(actor, correlation_id=request.state.request_id, reason=reason)
+
+
+def if_match(request: Request) -> int | None:
+    header = request.headers.get("if-match")
+    if header is None or header.strip() == "*":
+        return None
+    try:
+        return int(header.strip().removeprefix("W/").strip('"'))
+    except ValueError:
+        raise StaleVersionError(-1, -1) from None
+
+
+def reply(system: Linli, body: dict, version: int | None = None, status: int = 200,
+          outcome: Outcome | None = None, context: str | None = None) -> JSONResponse:
+    """A resource reply; a command's reply also carries its log position, after projecting it."""
+    if outcome is not None:
+        system.project()
+        if outcome.position is not None:
+            body = {**body, "position": f"{context}:{outcome.position}"}
+    headers = {"ETag": f'"{version}"'} if version is not None else None
+    return JSONResponse(body, status, headers=headers)
+
+
+def parse_positions(raw: str | None) -> dict[str, int]:
+    if not raw:
+        return {}
+    wanted = {}
+    for part in raw.split(","):
+        context, _, number = part.strip().rpartition(":")
+        if not context or not number.isdigit():
+            raise HTTPException(422, "min_position looks like 'demands:42' (comma-separated for several)")
+        wanted[context] = max(wanted.get(context, 0), int(number))
+    return wanted
+
+
+def wait_for_positions(system: Linli, raw: str | None) -> None:
+    """Hold a read until its read models have applied the named log positions (bounded)."""
+    wanted = parse_positions(raw)
+    unknown = set(wanted) - set(system.contexts)
+    if unknown:
+        raise HTTPException(422, f"unknown context in min_position: {', '.join(sorted(unknown))}")
+    deadline = time.monotonic() + MIN_POSITION_WAIT_SECONDS
+    while wanted:
+        positions = system.projector.positions()
+        if all(all(p[c] >= n for p in positions.values()) for c, n in wanted.items()):
+            return
+        if time.monotonic() > deadline:
+            raise HTTPException(503, "read models have not caught up yet", headers={"Retry-After": "1"})
+        system.project()
+        time.sleep(0.02)
+
+
+MinPosition = Annotated[str | None, Query(description="wait until read models reach e.g. 'demands:42'")]

@@ -1,0 +1,96 @@
+"""Grids, organisations, members, departments (admin registers; anyone authenticated reads)."""
+from typing import Annotated
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from api.auth import CurrentActor, MaybeActor
+from api.representations import registered
+from api.routes.common import System, meta, new_id, reply
+from domain.errors import NotFoundError
+
+router = APIRouter(tags=["registry"])
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class NewGrid(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    code: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Text
+    type: Text
+    district: Text
+
+
+class NewOrganisation(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: Text
+    kind: Text
+    grid_id: Text
+    district: Text
+
+
+class NewMember(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: Text
+    organisation_id: Text
+    grid_id: Text
+    flowing: StrictBool = False
+
+
+class NewDepartment(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    code: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Text
+
+
+def _register(kind: str, body: BaseModel, request: Request, actor, system):
+    fields = {name: getattr(body, name) for name in type(body).model_fields}
+    outcome = system.registry.register(meta(request, actor), kind, new_id(request, actor), **fields)
+    return reply(system, registered(outcome.value, actor), outcome.value.version, 201, outcome, "registry")
+
+
+def _read(kind: str, record_id: str, actor, system):
+    record = system.registry.find(record_id, kind)
+    if record is None:
+        raise NotFoundError(f"no {kind} {record_id}")
+    return reply(system, registered(record, actor), record.version)
+
+
+@router.post("/grids", status_code=201)
+def register_grid(body: NewGrid, request: Request, actor: CurrentActor, system: System):
+    return _register("grid", body, request, actor, system)
+
+
+@router.post("/organisations", status_code=201)
+def register_organisation(body: NewOrganisation, request: Request, actor: CurrentActor, system: System):
+    return _register("organisation", body, request, actor, system)
+
+
+@router.post("/members", status_code=201)
+def register_member(body: NewMember, request: Request, actor: CurrentActor, system: System):
+    return _register("member", body, request, actor, system)
+
+
+@router.post("/departments", status_code=201)
+def register_department(body: NewDepartment, request: Request, actor: CurrentActor, system: System):
+    return _register("department", body, request, actor, system)
+
+
+@router.get("/grids/{record_id}")
+def get_grid(record_id: str, actor: MaybeActor, system: System):
+    return _read("grid", record_id, actor, system)
+
+
+@router.get("/organisations/{record_id}")
+def get_organisation(record_id: str, actor: MaybeActor, system: System):
+    return _read("organisation", record_id, actor, system)
+
+
+@router.get("/members/{record_id}")
+def get_member(record_id: str, actor: CurrentActor, system: System):
+    return _read("member", record_id, actor, system)
+
+
+@router.get("/departments/{record_id}")
+def get_department(record_id: str, actor: MaybeActor, system: System):
+    return _read("department", record_id, actor, system)

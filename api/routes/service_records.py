@@ -1,0 +1,19 @@
+"""A member's service record (志愿服务记录): verified claims and their hours."""
+from fastapi import APIRouter
+
+from api.auth import CurrentActor
+from api.routes.common import MinPosition, System, wait_for_positions
+from domain.errors import NotFoundError
+
+router = APIRouter(tags=["members"])
+
+
+@router.get("/members/{member_id}/service-record")
+def service_record(member_id: str, actor: CurrentActor, system: System, min_position: MinPosition = None) -> dict:
+    if system.registry.find(member_id, "member") is None:
+        raise NotFoundError(f"no member {member_id}")
+    wait_for_positions(system, min_position)
+    rows = system.db.rows(
+        "SELECT claim_id, demand_id, hours, rating, verified_at FROM service_records "
+        "WHERE member_id = %s AND verified_at IS NOT NULL ORDER BY verified_at, claim_id", (member_id,))
+    return {"member_id": member_id, "total_hours": sum(r["hours"] for r in rows), "items": rows}

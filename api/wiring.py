@@ -1,0 +1,86 @@
+"""Builds the running system from settings: the context applications, the read-model store,
+the projector, the timers. Nothing here runs at import time; the app factory, the CLI and
+the tests each build one `Linli`."""
+from datetime import timedelta
+from urllib.parse import unquote, urlparse
+
+from eventsourcing.application import Application
+
+from api.auth import TokenStore
+from api.idempotency import IdempotencyStore
+from api.settings import Settings
+from projections.db import Database, PostgresDatabase, SqliteDatabase
+from projections.deadlines import Deadlines, DueDeadlines
+from projections.demand_board import DemandBoard
+from projections.projector import Projector
+from projections.service_records import ServiceRecords
+from projections.stats import Stats
+from workflows.clock import Clock, SystemClock
+from workflows.demands import Demands
+from workflows.registry import Registry
+from workflows.timers import Timers
+
+
+def event_store_env(settings: Settings, context: str) -> dict[str, str]:
+    if not settings.postgres:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(settings.data_dir / f"{context}.sqlite"),
+                "SQLITE_LOCK_TIMEOUT": "30"}
+    url = urlparse(settings.database_url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_SCHEMA": settings.database_schema,
+        "POSTGRES_POOL_SIZE": str(settings.pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(settings.pool_size),
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_PRE_PING": "y",
+    }
+
+
+def open_database(settings: Settings) -> Database:
+    if not settings.postgres:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return SqliteDatabase(settings.data_dir / "views.sqlite")
+    db = PostgresDatabase(settings.database_url, settings.database_schema, max_size=settings.pool_size + 3)
+    with db.transaction() as tx:
+        tx.execute(f'CREATE SCHEMA IF NOT EXISTS "{settings.database_schema}"')
+    return db
+
+
+class Linli:
+    """Everything one process needs, built once per process."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None):
+        self.settings, self.clock = settings, clock or SystemClock()
+        grace = timedelta(minutes=settings.grace_minutes)
+        self.db = open_database(settings)
+        self.registry = Registry(env=event_store_env(settings, "registry"))
+        self.demands = Demands(env=event_store_env(settings, "demands"), clock=self.clock, grace=grace)
+        self.contexts: dict[str, Application] = {"registry": self.registry, "demands": self.demands}
+        self.projector = Projector(self.db, self.contexts, [DemandBoard(), ServiceRecords(), Stats(), Deadlines(grace)])
+        self.tokens = TokenStore(self.db)
+        self.idempotency = IdempotencyStore(self.db)
+        self.timers = Timers({"demands": self.demands}, DueDeadlines(self.db), self.clock, after=self.project)
+
+    @property
+    def inline(self) -> bool:
+        return not self.settings.postgres or self.settings.projections == "inline"
+
+    def project(self) -> None:
+        """Read-your-writes: apply new events to the read models right after a command."""
+        if self.inline:
+            self.projector.catch_up()
+
+    def is_empty(self) -> bool:
+        return not any(app.recorder.max_notification_id() for app in self.contexts.values())
+
+    def shutdown(self) -> None:
+        for app in self.contexts.values():
+            app.close()
+        self.db.close()

@@ -1,0 +1,293 @@
+"""Demand (需求): an organisation's need, reviewed by the operator, then open for claims.
+
+The demand also keeps the live claims on it (claimant, headcount, status) and its FIFO
+waitlist: it is the consistency boundary for capacity, so every claim change is saved
+together with the demand and a lost race on the demand's version is retried.
+"""
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from domain.actors import Actor, Role
+from domain.base import Record, base_relations, require_rating, require_reason
+from domain.errors import ValidationError
+from domain.lifecycle import Lifecycle, row
+
+PUBLIC_STATES = ("open", "filled", "in_progress", "fulfilled", "closed", "expired")
+SEATED = ("confirmed", "checked_in", "completed", "verified")
+LIVE = ("pending", "waitlisted", *SEATED)
+
+# trigger      from                                                      to              who
+LIFECYCLE = Lifecycle("demand", [
+    "draft", "pending_review", "rejected", "open", "filled", "in_progress", "fulfilled", "closed",
+    "withdrawn", "expired",
+], [
+    row("revise",   ["draft", "rejected"],                                     None,             {"owner"}),
+    row("submit",   ["draft", "rejected"],                                     "pending_review", {"owner"}),
+    row("approve",  "pending_review",                                          "open",           {"admin"}),
+    row("reject",   "pending_review",                                          "rejected",       {"admin"}),
+    row("fill",     "open",                                                    "filled",         {"system"}),
+    row("reopen",   "filled",                                                  "open",           {"system"}),
+    row("start",    ["open", "filled"],                                        "in_progress",    {"owner"}),
+    row("fulfil",   "in_progress",                                             "fulfilled",      {"owner"}),
+    row("close",    "fulfilled",                                               "closed",         {"owner", "admin"}),
+    row("withdraw", ["draft", "pending_review", "rejected", "open", "filled"],  "withdrawn",      {"owner", "admin"}),
+    row("expire",   "open",                                                    "expired",        {"system"}),
+])
+
+TITLE_LIMIT, TEXT_LIMIT = 200, 5000
+
+
+def check_details(title: str, description: str, category: str, needed: int,
+                  claim_deadline: datetime, starts_at: datetime, ends_at: datetime) -> None:
+    if not isinstance(title, str) or not title.strip() or len(title) > TITLE_LIMIT:
+        raise ValidationError(f"title must be 1 to {TITLE_LIMIT} characters")
+    if not isinstance(description, str) or len(description) > TEXT_LIMIT:
+        raise ValidationError(f"description must be at most {TEXT_LIMIT} characters")
+    if not isinstance(category, str) or not category.strip() or len(category) > 64:
+        raise ValidationError("category is required")
+    if isinstance(needed, bool) or not isinstance(needed, int) or needed < 1 or needed > 10_000:
+        raise ValidationError("needed must be an integer from 1 to 10000")
+    for name, when in (("claim_deadline", claim_deadline), ("starts_at", starts_at), ("ends_at", ends_at)):
+        if not isinstance(when, datetime) or when.tzinfo is None:
+            raise ValidationError(f"{name} must be a datetime with an offset")
+    if not starts_at < ends_at:
+        raise ValidationError("starts_at must be before ends_at")
+    if claim_deadline > starts_at:
+        raise ValidationError("claim_deadline must not be after starts_at")
+
+
+def relations(actor: Actor, organisation_id: str) -> set[str]:
+    """The owner is the posting organisation's account; admin and system are themselves."""
+    if actor.role is Role.ORG and actor.id == organisation_id:
+        return {"owner"}
+    return base_relations(actor)
+
+
+class Demand(Record):
+    lifecycle = LIFECYCLE
+
+    @staticmethod
+    def post(id: UUID, by: Actor, organisation_id: str, title: str, description: str, category: str,
+             grid_id: str, needed: int, claim_deadline: datetime, starts_at: datetime, ends_at: datetime,
+             auto_confirm: bool) -> "Demand":
+        check_details(title, description, category, needed, claim_deadline, starts_at, ends_at)
+        return Demand(id=id, organisation_id=organisation_id, title=title.strip(), description=description,
+                      category=category.strip(), grid_id=grid_id, needed=needed, claim_deadline=claim_deadline,
+                      starts_at=starts_at, ends_at=ends_at, auto_confirm=bool(auto_confirm))
+
+    class Posted(Record.Created):
+        organisation_id: str
+        title: str
+        description: str
+        category: str
+        grid_id: str
+        needed: int
+        claim_deadline: datetime
+        starts_at: datetime
+        ends_at: datetime
+        auto_confirm: bool
+
+    @event(Posted)
+    def __init__(self, id: UUID, organisation_id: str, title: str, description: str, category: str,
+                 grid_id: str, needed: int, claim_deadline: datetime, starts_at: datetime, ends_at: datetime,
+                 auto_confirm: bool):
+        self.organisation_id, self.grid_id = organisation_id, grid_id
+        self._set_details(title, description, category, needed, claim_deadline, starts_at, ends_at)
+        self.auto_confirm = auto_confirm
+        self.status = "draft"
+        self.reason: str | None = None
+        self.rating: int | None = None
+        self.feedback: str | None = None
+        self.claims: dict[str, dict] = {}
+        self.waitlist: list[str] = []
+
+    def _set_details(self, title, description, category, needed, claim_deadline, starts_at, ends_at) -> None:
+        self.title, self.description, self.category, self.needed = title, description, category, needed
+        self.claim_deadline, self.starts_at, self.ends_at = claim_deadline, starts_at, ends_at
+
+    def relations(self, actor: Actor) -> set[str]:
+        return relations(actor, self.organisation_id)
+
+    @property
+    def confirmed(self) -> int:
+        return sum(c["headcount"] for c in self.claims.values() if c["status"] in SEATED)
+
+    @property
+    def seats_free(self) -> int:
+        return self.needed - self.confirmed
+
+    def live_claim_of(self, claimant: str) -> str | None:
+        return next((cid for cid, c in self.claims.items() if c["claimant"] == claimant), None)
+
+    def count(self, *statuses: str) -> int:
+        return sum(1 for c in self.claims.values() if c["status"] in statuses)
+
+    # -- commands ---------------------------------------------------------------------------
+    def revise(self, by: Actor, **changes) -> None:
+        """Edit details; fields not given keep their value."""
+        self._decide("revise", by)
+        fields = {k: changes[k] if changes.get(k) is not None else getattr(self, k) for k in (
+            "title", "description", "category", "needed", "claim_deadline", "starts_at", "ends_at")}
+        check_details(**fields)
+        self._revised(**fields)
+
+    def submit(self, by: Actor) -> None:
+        self._submitted(status=self._decide("submit", by))
+
+    def approve(self, by: Actor) -> None:
+        self._approved(status=self._decide("approve", by))
+
+    def reject(self, by: Actor, reason: str | None = None) -> None:
+        status = self._decide("reject", by)
+        self._rejected(status=status, reason=require_reason(reason))
+
+    def fill(self, by: Actor) -> None:
+        self._filled(status=self._decide("fill", by))
+
+    def reopen(self, by: Actor) -> None:
+        self._reopened(status=self._decide("reopen", by))
+
+    def start(self, by: Actor) -> None:
+        status = self._decide("start", by)
+        self._guard(self.count("confirmed") >= 1, "start", by, "starting needs at least one confirmed claim")
+        self._started(status=status)
+
+    def fulfil(self, by: Actor) -> None:
+        status = self._decide("fulfil", by)
+        self._guard(self.count("confirmed", "checked_in") == 0, "fulfil", by,
+                    "claims are still confirmed or checked in: complete, cancel or mark them no-show first")
+        self._fulfilled(status=status)
+
+    def close(self, by: Actor, rating: int | None = None, feedback: str | None = None) -> None:
+        status = self._decide("close", by)
+        self._closed(status=status, rating=require_rating(rating), feedback=feedback)
+
+    def withdraw(self, by: Actor, reason: str | None = None) -> None:
+        status = self._decide("withdraw", by)
+        self._withdrawn(status=status, reason=require_reason(reason))
+
+    def expire(self, by: Actor, now: datetime) -> None:
+        status = self._decide("expire", by)
+        self._guard(now >= self.claim_deadline and self.confirmed == 0, "expire", by,
+                    "a demand expires only after its claim deadline with no confirmed claim")
+        self._expired(status=status)
+
+    def note_claim(self, claim_id: str, claimant: str, headcount: int, status: str) -> None:
+        """Record a claim's new status here, so capacity is decided on the demand's version."""
+        if status in LIVE:
+            self._claim_noted(claim_id=claim_id, claimant=claimant, headcount=headcount, status=status)
+        elif claim_id in self.claims:
+            self._claim_dropped(claim_id=claim_id)
+
+    # -- events -----------------------------------------------------------------------------
+    class Revised(Record.Event):
+        title: str
+        description: str
+        category: str
+        needed: int
+        claim_deadline: datetime
+        starts_at: datetime
+        ends_at: datetime
+
+    @event(Revised)
+    def _revised(self, title, description, category, needed, claim_deadline, starts_at, ends_at) -> None:
+        self._set_details(title, description, category, needed, claim_deadline, starts_at, ends_at)
+
+    class Submitted(Record.Event):
+        status: str
+
+    @event(Submitted)
+    def _submitted(self, status: str) -> None:
+        self.status = status
+
+    class Approved(Record.Event):
+        status: str
+
+    @event(Approved)
+    def _approved(self, status: str) -> None:
+        self.status, self.reason = status, None
+
+    class Rejected(Record.Event):
+        status: str
+        reason: str
+
+    @event(Rejected)
+    def _rejected(self, status: str, reason: str) -> None:
+        self.status, self.reason = status, reason
+
+    class Filled(Record.Event):
+        status: str
+
+    @event(Filled)
+    def _filled(self, status: str) -> None:
+        self.status = status
+
+    class Reopened(Record.Event):
+        status: str
+
+    @event(Reopened)
+    def _reopened(self, status: str) -> None:
+        self.status = status
+
+    class Started(Record.Event):
+        status: str
+
+    @event(Started)
+    def _started(self, status: str) -> None:
+        self.status = status
+
+    class Fulfilled(Record.Event):
+        status: str
+
+    @event(Fulfilled)
+    def _fulfilled(self, status: str) -> None:
+        self.status = status
+
+    class Closed(Record.Event):
+        status: str
+        rating: int
+        feedback: str | None
+
+    @event(Closed)
+    def _closed(self, status: str, rating: int, feedback: str | None) -> None:
+        self.status, self.rating, self.feedback = status, rating, feedback
+
+    class Withdrawn(Record.Event):
+        status: str
+        reason: str
+
+    @event(Withdrawn)
+    def _withdrawn(self, status: str, reason: str) -> None:
+        self.status, self.reason = status, reason
+
+    class Expired(Record.Event):
+        status: str
+
+    @event(Expired)
+    def _expired(self, status: str) -> None:
+        self.status = status
+
+    class ClaimNoted(Record.Event):
+        claim_id: str
+        claimant: str
+        headcount: int
+        status: str
+
+    @event(ClaimNoted)
+    def _claim_noted(self, claim_id: str, claimant: str, headcount: int, status: str) -> None:
+        self.claims[claim_id] = {"claimant": claimant, "headcount": headcount, "status": status}
+        if status == "waitlisted" and claim_id not in self.waitlist:
+            self.waitlist.append(claim_id)
+        elif status != "waitlisted" and claim_id in self.waitlist:
+            self.waitlist.remove(claim_id)
+
+    class ClaimDropped(Record.Event):
+        claim_id: str
+
+    @event(ClaimDropped)
+    def _claim_dropped(self, claim_id: str) -> None:
+        del self.claims[claim_id]
+        if claim_id in self.waitlist:
+            self.waitlist.remove(claim_id)

@@ -1,0 +1,112 @@
+"""One small SQL surface over SQLite and PostgreSQL for read models and API state.
+
+Why not eventsourcing's tracking recorders: they are one class per backend, and every view
+would need its SQL written twice. Here a view writes portable SQL once (`%s` placeholders,
+`ON CONFLICT` upserts) and gets rows as dicts; the transaction that writes a view's rows
+also writes its tracking position.
+"""
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class Tx(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]: ...
+    def lock(self, name: str) -> None: ...
+
+
+class Database(Protocol):
+    dialect: str
+
+    def transaction(self) -> Iterator[Tx]: ...
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]: ...
+    def close(self) -> None: ...
+
+
+class _SqliteTx:
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.conn.execute(sql.replace("%s", "?"), tuple(params))
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+        cursor = self.conn.execute(sql.replace("%s", "?"), tuple(params))
+        names = [d[0] for d in cursor.description or ()]
+        return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+    def lock(self, name: str) -> None:
+        """BEGIN IMMEDIATE already holds SQLite's single writer lock."""
+
+
+class SqliteDatabase:
+    dialect = "sqlite"
+
+    def __init__(self, path: Path | str):
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._mutex = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[_SqliteTx]:
+        with self._mutex:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SqliteTx(self._conn)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+        with self._mutex:
+            return _SqliteTx(self._conn).rows(sql, params)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class _PostgresTx:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.conn.execute(sql, tuple(params))
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+        return self.conn.execute(sql, tuple(params)).fetchall()
+
+    def lock(self, name: str) -> None:
+        """Serialise writers of one read model across processes until this transaction ends."""
+        self.conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+
+
+class PostgresDatabase:
+    dialect = "postgres"
+
+    def __init__(self, conninfo: str, schema: str, min_size: int = 1, max_size: int = 8):
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
+
+        self.schema = schema
+        self._pool = ConnectionPool(
+            conninfo, min_size=min_size, max_size=max_size, open=True,
+            kwargs={"row_factory": dict_row, "options": f"-c search_path={schema}"},
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[_PostgresTx]:
+        with self._pool.connection() as conn, conn.transaction():
+            yield _PostgresTx(conn)
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+        with self._pool.connection() as conn:
+            return conn.execute(sql, tuple(params)).fetchall()
+
+    def close(self) -> None:
+        self._pool.close()

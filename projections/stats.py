@@ -1,0 +1,85 @@
+"""Platform statistics: totals, and breakdowns by grid, category and month.
+
+One row per (metric, dimension, key); dimension '' holds the totals. `demands_published`
+counts demands that reached open (approval is the only way in), `claims` counts claims made
+(person-times, 人次), `service_hours` sums verified hours.
+"""
+from functools import singledispatchmethod
+
+from domain.claim import Claim
+from domain.demand import Demand
+from domain.registry import Member, Organisation
+from projections.db import Tx
+from projections.projector import View
+
+
+class Stats(View):
+    name = "stats"
+    tables = ("stats", "stats_subjects")
+    ddl = (
+        """CREATE TABLE IF NOT EXISTS stats (
+            metric TEXT NOT NULL, dimension TEXT NOT NULL, key TEXT NOT NULL, value REAL NOT NULL,
+            PRIMARY KEY (metric, dimension, key))""",
+        # what the breakdowns need to know about a demand or claim when a later event arrives
+        """CREATE TABLE IF NOT EXISTS stats_subjects (
+            id TEXT PRIMARY KEY, grid_id TEXT NOT NULL, category TEXT NOT NULL, hours REAL)""",
+    )
+
+    @singledispatchmethod
+    def apply(self, event, tx: Tx, context: str) -> None:
+        """Other events do not change the statistics."""
+
+    @apply.register
+    def _(self, event: Organisation.Registered, tx: Tx, context: str) -> None:
+        self._add(tx, "organisations", 1, event.grid_id, None, event.timestamp)
+
+    @apply.register
+    def _(self, event: Member.Registered, tx: Tx, context: str) -> None:
+        self._add(tx, "members", 1, event.grid_id, None, event.timestamp)
+
+    @apply.register
+    def _(self, event: Demand.Posted, tx: Tx, context: str) -> None:
+        tx.execute("INSERT INTO stats_subjects (id, grid_id, category) VALUES (%s, %s, %s)",
+                   (str(event.originator_id), event.grid_id, event.category))
+
+    @apply.register
+    def _(self, event: Demand.Revised, tx: Tx, context: str) -> None:
+        tx.execute("UPDATE stats_subjects SET category = %s WHERE id = %s", (event.category, str(event.originator_id)))
+
+    @apply.register
+    def _(self, event: Demand.Approved, tx: Tx, context: str) -> None:
+        grid, category = self._subject(tx, str(event.originator_id))
+        self._add(tx, "demands_published", 1, grid, category, event.timestamp)
+
+    @apply.register
+    def _(self, event: Claim.Made, tx: Tx, context: str) -> None:
+        grid, category = self._subject(tx, event.demand_id)
+        tx.execute("INSERT INTO stats_subjects (id, grid_id, category) VALUES (%s, %s, %s)",
+                   (str(event.originator_id), grid, category))
+        self._add(tx, "claims", event.headcount, grid, category, event.timestamp)
+
+    @apply.register
+    def _(self, event: Claim.Completed, tx: Tx, context: str) -> None:
+        tx.execute("UPDATE stats_subjects SET hours = %s WHERE id = %s", (event.hours, str(event.originator_id)))
+
+    @apply.register
+    def _(self, event: Claim.Verified, tx: Tx, context: str) -> None:
+        row = tx.rows("SELECT grid_id, category, hours FROM stats_subjects WHERE id = %s", (str(event.originator_id),))[0]
+        self._add(tx, "service_hours", row["hours"] or 0, row["grid_id"], row["category"], event.timestamp)
+
+    @staticmethod
+    def _subject(tx: Tx, subject_id: str) -> tuple[str, str]:
+        row = tx.rows("SELECT grid_id, category FROM stats_subjects WHERE id = %s", (subject_id,))[0]
+        return row["grid_id"], row["category"]
+
+    @staticmethod
+    def _add(tx: Tx, metric: str, amount: float, grid: str | None, category: str | None, when) -> None:
+        keys = [("", ""), ("month", when.strftime("%Y-%m"))]
+        keys += [("grid", grid)] if grid else []
+        keys += [("category", category)] if category else []
+        for dimension, key in keys:
+            tx.execute(
+                "INSERT INTO stats (metric, dimension, key, value) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (metric, dimension, key) DO UPDATE SET value = stats.value + excluded.value",
+                (metric, dimension, key, amount),
+            )

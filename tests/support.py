@@ -1,0 +1,182 @@
+"""Test helpers: build a system on a fake clock, and drive the HTTP API as a city's users would."""
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from api.wiring import Linli
+from workflows.clock import FakeClock
+
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+START = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+_serial = count(1)
+
+
+def new_system(**overrides) -> Linli:
+    settings = Settings(admin_token=ADMIN_TOKEN, timer_interval_seconds=0, **overrides)
+    return Linli(settings, FakeClock(START))
+
+
+@dataclass
+class Party:
+    """Someone holding a token: an organisation, a member, the operator."""
+
+    id: str
+    role: str
+    headers: dict
+
+
+# the path to reach each demand state, after creation (draft)
+DEMAND_PATHS = {
+    "draft": [],
+    "pending_review": ["submit"],
+    "rejected": ["submit", "reject"],
+    "open": ["submit", "approve"],
+    "filled": ["submit", "approve", "+fill"],
+    "in_progress": ["submit", "approve", "+claim", "start"],
+    "fulfilled": ["submit", "approve", "start-empty"],
+    "closed": ["submit", "approve", "start-empty", "close"],
+    "withdrawn": ["withdraw"],
+    "expired": ["submit", "approve", "+expire"],
+}
+
+# the path to reach each claim state on an open demand (owner acts unless stated)
+CLAIM_PATHS = {
+    "pending": [],
+    "waitlisted": ["waitlist"],
+    "confirmed": ["confirm"],
+    "declined": ["decline"],
+    "cancelled": ["cancel"],
+    "checked_in": ["confirm", "+start", "check_in"],
+    "completed": ["confirm", "+start", "check_in", "complete"],
+    "verified": ["confirm", "+start", "check_in", "complete", "verify"],
+    "no_show": ["confirm", "+late", "no_show"],
+}
+
+ACTION_BODIES = {"reject": {"reason": "信息不全"}, "withdraw": {"reason": "活动取消"}, "decline": {"reason": "人数已够"},
+                 "close": {"rating": 5, "feedback": "很好"}, "complete": {"hours": 2.5}, "verify": {"rating": 5},
+                 "cancel": {"reason": "临时有事"}}
+
+
+class Api:
+    def __init__(self, client: TestClient, system: Linli):
+        self.client, self.system = client, system
+        self.clock: FakeClock = system.clock
+        self.admin = Party("admin", "admin", {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        self._grid: str | None = None
+
+    @classmethod
+    @contextmanager
+    def serving(cls, system: Linli):
+        with TestClient(create_app(system, run_timers=False)) as client:
+            yield cls(client, system)
+
+    # -- raw calls ----------------------------------------------------------------------------
+    def post(self, path: str, json: dict | None = None, by: Party | None = None, headers: dict | None = None):
+        return self.client.post(path, json=json, headers={**(by.headers if by else {}), **(headers or {})})
+
+    def get(self, path: str, by: Party | None = None, **params):
+        return self.client.get(path, params=params or None, headers=by.headers if by else {})
+
+    def ok(self, response, status: int = 200) -> dict:
+        assert response.status_code == status, response.text
+        return response.json()
+
+    def event_count(self) -> int:
+        return sum(app.recorder.max_notification_id() or 0 for app in self.system.contexts.values())
+
+    def tick(self) -> int:
+        return self.system.timers.tick()
+
+    # -- the registry --------------------------------------------------------------------------
+    def grid(self) -> str:
+        if self._grid is None:
+            n = next(_serial)
+            self._grid = self.ok(self.post("/grids", {"code": f"G{n}", "name": f"三坊七巷网格{n}", "type": "街区型",
+                                                      "district": "鼓楼区"}, self.admin), 201)["id"]
+        return self._grid
+
+    def token(self, role: str, subject_id: str) -> Party:
+        body = self.ok(self.post("/auth/tokens", {"role": role, "subject_id": subject_id, "name": "test"}, self.admin),
+                       201)
+        return Party(subject_id, role, {"Authorization": f"Bearer {body['token']}"})
+
+    def org(self, name: str = "") -> Party:
+        n = next(_serial)
+        body = self.ok(self.post("/organisations", {"name": name or f"社区党委{n}", "kind": "党组织",
+                                                    "grid_id": self.grid(), "district": "鼓楼区"}, self.admin), 201)
+        return self.token("org", body["id"])
+
+    def member(self, name: str = "", org: Party | None = None) -> Party:
+        org_id = org.id if org else self.org().id
+        body = self.ok(self.post("/members", {"name": name or f"党员{next(_serial)}", "organisation_id": org_id,
+                                              "grid_id": self.grid(), "flowing": False}, self.admin), 201)
+        return self.token("member", body["id"])
+
+    def auditor(self) -> Party:
+        return self.token("auditor", "auditor-1")
+
+    # -- demands and claims --------------------------------------------------------------------
+    def demand_body(self, **overrides) -> dict:
+        now = self.clock.now()
+        return {"title": "社区助老志愿服务", "description": "陪伴老人", "category": "助老服务", "grid_id": self.grid(),
+                "needed": 2, "claim_deadline": (now + timedelta(days=1)).isoformat(),
+                "starts_at": (now + timedelta(days=2)).isoformat(),
+                "ends_at": (now + timedelta(days=2, hours=3)).isoformat(), "auto_confirm": False, **overrides}
+
+    def act(self, kind: str, record_id: str, trigger: str, by: Party, body: dict | None = None, status: int = 200):
+        payload = ACTION_BODIES.get(trigger, {}) if body is None else body
+        return self.ok(self.post(f"/{kind}/{record_id}/actions/{trigger}", payload, by), status)
+
+    def demand(self, owner: Party, status: str = "open", **overrides) -> dict:
+        """A demand of `owner` driven through the API to `status`."""
+        d = self.ok(self.post("/demands", self.demand_body(**overrides), owner), 201)
+        for step in DEMAND_PATHS[status]:
+            if step == "+fill":
+                for _ in range(d["needed"]):
+                    c = self.claim(d, self.member())
+                    self.act("claims", c["id"], "confirm", owner)
+            elif step == "+claim":
+                c = self.claim(d, self.member())
+                self.act("claims", c["id"], "confirm", owner)
+            elif step == "start-empty":
+                c = self.claim(d, self.member())
+                self.act("claims", c["id"], "confirm", owner)
+                self.act("demands", d["id"], "start", owner)
+                self.act("claims", c["id"], "check_in", owner)
+                self.act("claims", c["id"], "complete", owner)
+                self.act("demands", d["id"], "fulfil", owner)
+            elif step == "+expire":
+                self.clock.set(datetime.fromisoformat(d["claim_deadline"]) + timedelta(minutes=1))
+                self.tick()
+            else:
+                by = self.admin if step in ("approve", "reject") else owner
+                self.act("demands", d["id"], step, by)
+        d = self.ok(self.get(f"/demands/{d['id']}", owner))
+        assert d["status"] == status, d
+        return d
+
+    def claim(self, demand: dict, by: Party, headcount: int = 1, status: int = 201) -> dict:
+        return self.ok(self.post(f"/demands/{demand['id']}/claims", {"headcount": headcount}, by), status)
+
+    def claim_in(self, status: str, owner: Party | None = None, claimant: Party | None = None) -> tuple[dict, dict]:
+        """(demand, claim) with the claim driven to `status`; the demand needs 2 and confirms by hand."""
+        owner = owner or self.org()
+        claimant = claimant or self.member()
+        d = self.demand(owner, "open")
+        c = self.claim(d, claimant)
+        for step in CLAIM_PATHS[status]:
+            if step == "+start":
+                self.act("demands", d["id"], "start", owner)
+            elif step == "+late":
+                self.clock.set(datetime.fromisoformat(d["starts_at"]) + timedelta(minutes=16))
+            else:
+                by = claimant if step == "cancel" else owner
+                self.act("claims", c["id"], step, by)
+        c = self.ok(self.get(f"/claims/{c['id']}", owner))
+        assert c["status"] == status, c
+        return d, c

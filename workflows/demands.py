@@ -1,0 +1,89 @@
+"""The demands context: demands and their claims, saved together so capacity holds."""
+from datetime import timedelta
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+from domain import claiming
+from domain.actors import Role
+from domain.claim import LIFECYCLE as CLAIM_LIFECYCLE
+from domain.claim import Claim
+from domain.demand import LIFECYCLE as DEMAND_LIFECYCLE
+from domain.demand import Demand
+from domain.errors import DomainError, ForbiddenError
+from workflows.clock import Clock, SystemClock
+from workflows.commands import check_trigger, dispatch
+from workflows.engine import A, Engine, Meta, Outcome, Unit, check_version, load
+from workflows.policies import DEMAND_POLICIES
+
+
+class Demands(Application):
+    name = "demands"
+    snapshotting_intervals = {Demand: 100}
+
+    def __init__(self, env=None, *, clock: Clock | None = None, grace: timedelta = timedelta(minutes=15)):
+        super().__init__(env)
+        self.clock, self.grace = clock or SystemClock(), grace
+        self.engine = Engine(self, DEMAND_POLICIES)
+
+    def post_demand(self, meta: Meta, demand_id: UUID, organisation_id: str, **details) -> Outcome[Demand]:
+        if meta.actor.role not in (Role.ORG, Role.ADMIN):
+            raise ForbiddenError("demands are posted by organisations")
+
+        def command(unit: Unit) -> Demand:
+            existing = unit.find(demand_id, Demand)
+            if existing is not None:
+                return existing
+            return unit.add(Demand.post(demand_id, meta.actor, organisation_id, **details))
+
+        return self.engine.execute(meta, command)
+
+    def act_on_demand(self, meta: Meta, demand_id: UUID, trigger: str, if_match: int | None = None,
+                      **fields) -> Outcome[Demand]:
+        check_trigger(DEMAND_LIFECYCLE, trigger)
+
+        def command(unit: Unit) -> Demand:
+            demand = unit.get(demand_id, Demand)
+            check_version(demand, if_match)
+            dispatch(getattr(demand, trigger), {"by": meta.actor, "now": self.clock.now(), **fields})
+            return demand
+
+        return self.engine.execute(meta, command)
+
+    def make_claim(self, meta: Meta, claim_id: UUID, demand_id: UUID, headcount: int = 1,
+                   note: str = "") -> Outcome[Claim]:
+        def command(unit: Unit) -> Claim:
+            existing = unit.find(claim_id, Claim)
+            if existing is not None:
+                return existing
+            demand = unit.get(demand_id, Demand)
+            return unit.add(claiming.make_claim(claim_id, demand, meta.actor, headcount, note, self.clock.now()))
+
+        return self.engine.execute(meta, command)
+
+    def act_on_claim(self, meta: Meta, claim_id: UUID, trigger: str, if_match: int | None = None,
+                     **fields) -> Outcome[Claim]:
+        check_trigger(CLAIM_LIFECYCLE, trigger)
+
+        def command(unit: Unit) -> Claim:
+            claim = unit.get(claim_id, Claim)
+            check_version(claim, if_match)
+            demand = unit.get(UUID(claim.demand_id), Demand)
+            claiming.act(demand, claim, trigger, meta.actor, self.clock.now(), self.grace, **fields)
+            return claim
+
+        return self.engine.execute(meta, command)
+
+    def fire(self, meta: Meta, kind: str, aggregate_id: UUID) -> Outcome | None:
+        """A deadline came due: expire a demand or mark a claim no-show. Firing twice does nothing."""
+        try:
+            if kind == "demand.expire":
+                return self.act_on_demand(meta, aggregate_id, "expire")
+            if kind == "claim.no_show":
+                return self.act_on_claim(meta, aggregate_id, "no_show")
+        except DomainError:
+            return None  # the state moved on (fired already, or no longer applies)
+        raise ValueError(f"unknown deadline kind {kind}")
+
+    def get(self, aggregate_id: UUID | str, kind: type[A]) -> A:
+        return load(self, aggregate_id, kind)

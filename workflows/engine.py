@@ -1,0 +1,152 @@
+"""The one path every command takes: load, decide, let policies react, stamp who/when/why on
+every new event, save all touched aggregates in one transaction, retry a lost race.
+
+Commands are functions of a `Unit` (the aggregates loaded for this attempt). On a lost
+optimistic-concurrency race the whole command is re-run on fresh state, so its decision is
+always made on what is stored; a bounded number of attempts keeps a hot aggregate from
+spinning forever.
+"""
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Generic, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from domain.actors import SYSTEM, Actor
+from domain.errors import DomainError, NotFoundError, StaleVersionError
+
+T = TypeVar("T")
+A = TypeVar("A", bound=Aggregate)
+MAX_ATTEMPTS = 60
+MAX_POLICY_STEPS = 10_000
+
+
+class ConcurrencyError(DomainError):
+    """The aggregate kept changing under us for every attempt."""
+
+
+@dataclass(frozen=True)
+class Meta:
+    """Who, why and in answer to what: stamped on every event a command or policy emits."""
+
+    actor: Actor
+    correlation_id: str = field(default_factory=lambda: str(uuid4()))
+    causation_id: str | None = None
+    reason: str | None = None
+
+    def caused_by(self, event_id: str) -> "Meta":
+        return replace(self, actor=SYSTEM, causation_id=event_id, reason=None)
+
+    def as_dict(self) -> dict:
+        meta = {"actor_id": self.actor.id, "actor_role": self.actor.role.value,
+                "correlation_id": self.correlation_id, "causation_id": self.causation_id or self.correlation_id}
+        if self.reason:
+            meta["reason"] = self.reason
+        return meta
+
+
+def event_id(event) -> str:
+    return f"{event.originator_id}:{event.originator_version}"
+
+
+@dataclass
+class Outcome(Generic[T]):
+    value: T
+    position: int | None
+    events: list
+
+
+def load(app: Application, aggregate_id: UUID | str, kind: type[A]) -> A:
+    """The stored aggregate of this kind, or NotFoundError (also for a malformed id)."""
+    try:
+        aggregate = app.repository.get(aggregate_id if isinstance(aggregate_id, UUID) else UUID(aggregate_id))
+    except (AggregateNotFoundError, ValueError):
+        raise NotFoundError(f"no {kind.__name__.lower()} {aggregate_id}") from None
+    if not isinstance(aggregate, kind):
+        raise NotFoundError(f"no {kind.__name__.lower()} {aggregate_id}")
+    return aggregate
+
+
+class Unit:
+    """The aggregates one attempt of a command has loaded or created."""
+
+    def __init__(self, app: Application, meta: Meta):
+        self.app, self.meta = app, meta
+        self.aggregates: dict[UUID, Aggregate] = {}
+        self._stamped: set[int] = set()
+
+    def get(self, aggregate_id: UUID | str, kind: type[A]) -> A:
+        aggregate_id = aggregate_id if isinstance(aggregate_id, UUID) else UUID(aggregate_id)
+        if aggregate_id not in self.aggregates:
+            self.aggregates[aggregate_id] = load(self.app, aggregate_id, kind)
+        aggregate = self.aggregates[aggregate_id]
+        if not isinstance(aggregate, kind):
+            raise NotFoundError(f"no {kind.__name__.lower()} {aggregate_id}")
+        return aggregate
+
+    def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        try:
+            return self.get(aggregate_id, kind)
+        except NotFoundError:
+            return None
+
+    def add(self, aggregate: A) -> A:
+        self.aggregates[aggregate.id] = aggregate
+        return aggregate
+
+    def stamp(self, meta: Meta) -> list:
+        """Put `meta` on the events emitted since the last stamp and return them in order."""
+        new = []
+        for aggregate in self.aggregates.values():
+            for event in aggregate._pending_events:
+                if id(event) not in self._stamped:
+                    self._stamped.add(id(event))
+                    object.__setattr__(event, "meta", meta.as_dict())
+                    new.append(event)
+        return new
+
+
+def check_version(aggregate: Aggregate, if_match: int | None) -> None:
+    if if_match is not None and aggregate.version != if_match:
+        raise StaleVersionError(if_match, aggregate.version)
+
+
+Policy = Callable[[Unit, object], None]
+
+
+class Engine:
+    def __init__(self, app: Application, policies: Sequence[Policy] = ()):
+        self.app, self.policies = app, tuple(policies)
+
+    def execute(self, meta: Meta, command: Callable[[Unit], T]) -> Outcome[T]:
+        for attempt in range(MAX_ATTEMPTS):
+            unit = Unit(self.app, meta)
+            value = command(unit)
+            events = self._react(unit, unit.stamp(meta))
+            if not events:
+                return Outcome(value, None, [])
+            try:
+                recordings = self.app.save(*unit.aggregates.values())
+            except IntegrityError:
+                time.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** attempt)))
+                continue
+            return Outcome(value, max(r.notification.id for r in recordings), events)
+        raise ConcurrencyError("the record kept changing; try again")
+
+    def _react(self, unit: Unit, events: list) -> list:
+        """Run the policies on each new event, in order, until nothing more happens."""
+        done = 0
+        while done < len(events):
+            if done >= MAX_POLICY_STEPS:
+                raise RuntimeError("policies did not settle")
+            event = events[done]
+            for policy in self.policies:
+                policy(unit, event)
+                events.extend(unit.stamp(unit.meta.caused_by(event_id(event))))
+            done += 1
+        return events

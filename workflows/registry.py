@@ -1,0 +1,49 @@
+"""The registry context: grids, organisations, members and departments."""
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+from domain.actors import Role
+from domain.errors import ForbiddenError, NotFoundError, ValidationError
+from domain.registry import Department, Grid, Member, Organisation
+from workflows.engine import Engine, Meta, Outcome, Unit, load
+
+KINDS = {"grid": Grid, "organisation": Organisation, "member": Member, "department": Department}
+
+
+class Registry(Application):
+    name = "registry"
+
+    def __init__(self, env=None):
+        super().__init__(env)
+        self.engine = Engine(self)
+
+    def register(self, meta: Meta, what: str, aggregate_id: UUID, **fields) -> Outcome:
+        """Register a grid, organisation, member or department; a repeated id returns the first."""
+        if meta.actor.role is not Role.ADMIN:
+            raise ForbiddenError("only the platform operator registers")
+        cls = KINDS[what]
+
+        def command(unit: Unit):
+            existing = unit.find(aggregate_id, cls)
+            if existing is not None:
+                return existing
+            self._check_references(unit, fields)
+            return unit.add(cls.register(aggregate_id, **fields))
+
+        return self.engine.execute(meta, command)
+
+    def _check_references(self, unit: Unit, fields: dict) -> None:
+        for name, cls in (("grid_id", Grid), ("organisation_id", Organisation)):
+            if name in fields:
+                try:
+                    unit.get(fields[name], cls)
+                except (NotFoundError, ValueError):
+                    raise ValidationError(f"{name} names no registered {cls.__name__.lower()}") from None
+
+    def find(self, aggregate_id: UUID | str, kind: str):
+        """The registered aggregate of this kind, or None."""
+        try:
+            return load(self, aggregate_id, KINDS[kind])
+        except NotFoundError:
+            return None
