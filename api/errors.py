@@ -7,6 +7,8 @@ from starlette.responses import JSONResponse
 
 from api.auth import Unauthenticated
 from domain import errors as domain
+from domain.schedule import SlotTakenError
+from domain.venue import BookingRuleError
 from workflows.engine import ConcurrencyError
 
 TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
@@ -37,6 +39,10 @@ def _domain(request: Request, error: domain.DomainError) -> JSONResponse:
             return problem(409, "duplicate-claim", str(error))
         case domain.StaleVersionError():
             return problem(412, "stale-version", str(error), current_version=error.actual)
+        case BookingRuleError():
+            return problem(422, "booking-rule", str(error), rule=error.rule)
+        case SlotTakenError():
+            return problem(409, "slot-taken", str(error))
         case domain.ValidationError():
             return problem(422, "validation", str(error))
         case ConcurrencyError():

@@ -1,12 +1,20 @@
 """Aggregates and read-model rows as the wire shapes of DESIGN §4."""
+import json
 from datetime import datetime
 
+from domain import booking as booking_model
 from domain import claim as claim_model
 from domain import demand as demand_model
+from domain import venue as venue_model
 from domain.actors import Actor
 from domain.base import Record
+from domain.booking import Booking
 from domain.claim import Claim
 from domain.demand import Demand
+from domain.venue import Venue
+
+VENUE_FIELDS = ("organisation_id", "name", "address", "grid_id", "capacity", "opens_at", "closes_at",
+                "requires_approval", "min_notice_hours", "max_advance_days", "cancel_lock_hours", "blackouts")
 
 
 def _when(value: datetime | str | None) -> str | None:
@@ -40,6 +48,29 @@ def claim(c: Claim, actor: Actor | None) -> dict:
         "claimant_role": c.claimant_role, "headcount": c.headcount, "note": c.note, "hours": c.hours,
         "rating": c.rating, "reason": c.reason,
     }
+
+
+def venue(v: Venue, actor: Actor | None) -> dict:
+    return {**_common(v, actor), **{k: getattr(v, k) for k in VENUE_FIELDS}, "reason": v.reason}
+
+
+def booking(b: Booking, actor: Actor | None) -> dict:
+    return {**_common(b, actor), "venue_id": b.venue_id, "requester_id": b.requester_id,
+            "requester_role": b.requester_role, "starts_at": _when(b.starts_at), "ends_at": _when(b.ends_at),
+            "attendees": b.attendees, "purpose": b.purpose, "reason": b.reason}
+
+
+def venue_row(row: dict, actor: Actor | None) -> dict:
+    relations = venue_model.relations(actor, row["organisation_id"]) if actor else set()
+    return {**row, "requires_approval": bool(row["requires_approval"]), "blackouts": json.loads(row["blackouts"]),
+            "allowed_actions": venue_model.LIFECYCLE.allowed(row["status"], relations)}
+
+
+def booking_row(row: dict, actor: Actor | None) -> dict:
+    relations = (booking_model.relations(actor, row["owner_id"], row["requester_role"], row["requester_id"])
+                 if actor else set())
+    body = {k: v for k, v in row.items() if k not in ("owner_id", "day")}
+    return {**body, "allowed_actions": booking_model.LIFECYCLE.allowed(row["status"], relations)}
 
 
 def demand_row(row: dict, actor: Actor | None) -> dict:

@@ -15,10 +15,12 @@ from projections.demand_board import DemandBoard
 from projections.projector import Projector
 from projections.service_records import ServiceRecords
 from projections.stats import Stats
+from projections.venues import VenueDirectory
 from workflows.clock import Clock, SystemClock
 from workflows.demands import Demands
 from workflows.registry import Registry
 from workflows.timers import Timers
+from workflows.venues import Venues
 
 
 def event_store_env(settings: Settings, context: str) -> dict[str, str]:
@@ -62,11 +64,15 @@ class Linli:
         self.db = open_database(settings)
         self.registry = Registry(env=event_store_env(settings, "registry"))
         self.demands = Demands(env=event_store_env(settings, "demands"), clock=self.clock, grace=grace)
-        self.contexts: dict[str, Application] = {"registry": self.registry, "demands": self.demands}
-        self.projector = Projector(self.db, self.contexts, [DemandBoard(), ServiceRecords(), Stats(), Deadlines(grace)])
+        self.venues = Venues(env=event_store_env(settings, "venues"), clock=self.clock, grace=grace)
+        self.contexts: dict[str, Application] = {"registry": self.registry, "demands": self.demands,
+                                                 "venues": self.venues}
+        self.projector = Projector(self.db, self.contexts, [DemandBoard(), ServiceRecords(), VenueDirectory(), Stats(),
+                                                            Deadlines(grace)])
         self.tokens = TokenStore(self.db)
         self.idempotency = IdempotencyStore(self.db)
-        self.timers = Timers({"demands": self.demands}, DueDeadlines(self.db), self.clock, after=self.project)
+        self.timers = Timers({"demands": self.demands, "venues": self.venues}, DueDeadlines(self.db), self.clock,
+                             after=self.project)
 
     @property
     def inline(self) -> bool:

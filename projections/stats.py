@@ -2,13 +2,17 @@
 
 One row per (metric, dimension, key); dimension '' holds the totals. `demands_published`
 counts demands that reached open (approval is the only way in), `claims` counts claims made
-(person-times, 人次), `service_hours` sums verified hours.
+(person-times, 人次), `service_hours` sums verified hours, `venues_shared` counts active
+venues (a suspended or retired venue leaves the count, a resumed one returns), `bookings`
+counts bookings made.
 """
 from functools import singledispatchmethod
 
+from domain.booking import Booking
 from domain.claim import Claim
 from domain.demand import Demand
 from domain.registry import Member, Organisation
+from domain.venue import Venue
 from projections.db import Tx
 from projections.projector import View
 
@@ -22,7 +26,7 @@ class Stats(View):
             PRIMARY KEY (metric, dimension, key))""",
         # what the breakdowns need to know about a demand or claim when a later event arrives
         """CREATE TABLE IF NOT EXISTS stats_subjects (
-            id TEXT PRIMARY KEY, grid_id TEXT NOT NULL, category TEXT NOT NULL, hours REAL)""",
+            id TEXT PRIMARY KEY, grid_id TEXT NOT NULL, category TEXT NOT NULL, hours REAL, active BOOLEAN)""",
     )
 
     @singledispatchmethod
@@ -66,6 +70,29 @@ class Stats(View):
     def _(self, event: Claim.Verified, tx: Tx, context: str) -> None:
         row = tx.rows("SELECT grid_id, category, hours FROM stats_subjects WHERE id = %s", (str(event.originator_id),))[0]
         self._add(tx, "service_hours", row["hours"] or 0, row["grid_id"], row["category"], event.timestamp)
+
+    @apply.register
+    def _(self, event: Venue.Shared, tx: Tx, context: str) -> None:
+        tx.execute("INSERT INTO stats_subjects (id, grid_id, category, active) VALUES (%s, %s, %s, %s)",
+                   (str(event.originator_id), event.grid_id, "venue", True))
+        self._add(tx, "venues_shared", 1, event.grid_id, None, event.timestamp)
+
+    @apply.register(Venue.Suspended)
+    @apply.register(Venue.Resumed)
+    @apply.register(Venue.Retired)
+    def _(self, event, tx: Tx, context: str) -> None:
+        venue_id = str(event.originator_id)
+        was_active = bool(tx.rows("SELECT active FROM stats_subjects WHERE id = %s", (venue_id,))[0]["active"])
+        now_active = event.status == "active"
+        if was_active != now_active:
+            grid, _ = self._subject(tx, venue_id)
+            self._add(tx, "venues_shared", 1 if now_active else -1, grid, None, event.timestamp)
+            tx.execute("UPDATE stats_subjects SET active = %s WHERE id = %s", (now_active, venue_id))
+
+    @apply.register
+    def _(self, event: Booking.Requested, tx: Tx, context: str) -> None:
+        grid, _ = self._subject(tx, event.venue_id)
+        self._add(tx, "bookings", 1, grid, None, event.timestamp)
 
     @staticmethod
     def _subject(tx: Tx, subject_id: str) -> tuple[str, str]:

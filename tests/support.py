@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from api.wiring import Linli
+from domain.venue import CITY_TZ
 from workflows.clock import FakeClock
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
@@ -55,6 +56,18 @@ CLAIM_PATHS = {
     "completed": ["confirm", "+start", "check_in", "complete"],
     "verified": ["confirm", "+start", "check_in", "complete", "verify"],
     "no_show": ["confirm", "+late", "no_show"],
+}
+
+# the path to reach each booking state, on a venue requiring approval (owner acts unless stated)
+BOOKING_PATHS = {
+    "requested": [],
+    "confirmed": ["approve"],
+    "rejected": ["reject"],
+    "cancelled": ["cancel"],
+    "checked_in": ["approve", "+start", "check_in"],
+    "completed": ["approve", "+start", "check_in", "complete"],
+    "no_show": ["approve", "+late", "+tick"],
+    "expired": ["+start", "+tick"],
 }
 
 ACTION_BODIES = {"reject": {"reason": "信息不全"}, "withdraw": {"reason": "活动取消"}, "decline": {"reason": "人数已够"},
@@ -180,3 +193,46 @@ class Api:
         c = self.ok(self.get(f"/claims/{c['id']}", owner))
         assert c["status"] == status, c
         return d, c
+
+    # -- venues and bookings ---------------------------------------------------------------------
+    def venue_body(self, **overrides) -> dict:
+        return {"name": "鼓楼区党群服务中心多功能厅", "address": "鼓楼区东街1号", "grid_id": self.grid(), "capacity": 50,
+                "opens_at": "08:00", "closes_at": "21:00", "requires_approval": False, "min_notice_hours": 2,
+                "max_advance_days": 30, "cancel_lock_hours": 24, "blackouts": [], **overrides}
+
+    def venue(self, owner: Party, status: str = "active", **overrides) -> dict:
+        v = self.ok(self.post("/venues", self.venue_body(**overrides), owner), 201)
+        steps = {"active": [], "suspended": ["suspend"], "retired": ["retire"]}[status]
+        for step in steps:
+            v = self.act("venues", v["id"], step, owner)
+        return v
+
+    def slot(self, days: int = 3, hour: int = 10, hours: int = 2) -> dict:
+        """A slot `days` ahead at a local (UTC+8) hour."""
+        local = self.clock.now().astimezone(CITY_TZ).replace(hour=hour, minute=0, second=0, microsecond=0)
+        starts = local + timedelta(days=days)
+        return {"starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=hours)).isoformat()}
+
+    def book(self, venue: dict, by: Party, status: int = 201, attendees: int = 10, **slot) -> dict:
+        body = {**(slot or self.slot()), "attendees": attendees, "purpose": "支部主题党日活动"}
+        return self.ok(self.post(f"/venues/{venue['id']}/bookings", body, by), status)
+
+    def booking_in(self, status: str, owner: Party | None = None, requester: Party | None = None) -> tuple[dict, dict]:
+        """(venue, booking) with the booking driven to `status` on a venue requiring approval."""
+        owner = owner or self.org()
+        requester = requester or self.member()
+        v = self.venue(owner, requires_approval=True)
+        b = self.book(v, requester)
+        for step in BOOKING_PATHS[status]:
+            if step == "+start":
+                self.clock.set(datetime.fromisoformat(b["starts_at"]))
+            elif step == "+late":
+                self.clock.set(datetime.fromisoformat(b["starts_at"]) + timedelta(minutes=16))
+            elif step == "+tick":
+                self.tick()
+            else:
+                by = requester if step == "cancel" else owner
+                self.act("bookings", b["id"], step, by)
+        b = self.ok(self.get(f"/bookings/{b['id']}", owner))
+        assert b["status"] == status, b
+        return v, b

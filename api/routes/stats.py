@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from api.routes.common import MinPosition, System, wait_for_positions
 
 router = APIRouter(tags=["stats"])
-TOTALS = ("organisations", "members", "demands_published", "claims", "service_hours")
+TOTALS = ("organisations", "members", "demands_published", "claims", "venues_shared", "bookings", "service_hours")
 
 
 def _number(value: float) -> int | float:

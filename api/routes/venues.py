@@ -1,0 +1,154 @@
+"""Venues (场地共享): share, list, read, availability, book, and act on them."""
+import json
+from datetime import date, datetime, time
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from api.auth import CurrentActor, MaybeActor
+from api.representations import booking, booking_row, venue, venue_row
+from api.routes.bodies import ActionBody
+from api.routes.common import MinPosition, System, if_match, meta, new_id, reply, wait_for_positions
+from domain.actors import Role
+from domain.errors import ValidationError
+from domain.schedule import free_intervals
+from domain.venue import CITY_TZ, Venue
+
+router = APIRouter(prefix="/venues", tags=["venues"])
+HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+Hours = Annotated[StrictInt, Field(ge=0, le=8760)]
+
+
+class Blackout(BaseModel):
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    reason: Annotated[str, Field(max_length=200)] = ""
+
+
+class NewVenue(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    address: Annotated[str, Field(max_length=500)] = ""
+    grid_id: Annotated[str, Field(min_length=1, max_length=64)]
+    capacity: Annotated[StrictInt, Field(ge=1, le=100_000)]
+    opens_at: HHMM
+    closes_at: HHMM
+    requires_approval: StrictBool = False
+    min_notice_hours: Hours = 0
+    max_advance_days: Annotated[StrictInt, Field(ge=1, le=3650)] = 30
+    cancel_lock_hours: Hours = 0
+    blackouts: Annotated[list[Blackout], Field(max_length=100)] = []
+    organisation_id: Annotated[str, Field(max_length=64)] | None = None
+
+
+class NewBooking(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    attendees: Annotated[StrictInt, Field(ge=1)]
+    purpose: Annotated[str, Field(max_length=500)] = ""
+
+
+@router.post("", status_code=201)
+def share_venue(body: NewVenue, request: Request, actor: CurrentActor, system: System):
+    organisation_id = body.organisation_id if actor.role is Role.ADMIN else actor.id
+    if actor.role in (Role.ORG, Role.ADMIN):
+        if not organisation_id or system.registry.find(organisation_id, "organisation") is None:
+            raise ValidationError("organisation_id names no registered organisation")
+        if system.registry.find(body.grid_id, "grid") is None:
+            raise ValidationError("grid_id names no registered grid")
+    fields = body.model_dump(exclude={"organisation_id"}, include=set(NewVenue.model_fields))
+    fields["blackouts"] = [b.model_dump() for b in body.blackouts]
+    outcome = system.venues.share_venue(meta(request, actor), new_id(request, actor), organisation_id or "", **fields)
+    return reply(system, venue(outcome.value, actor), outcome.value.version, 201, outcome, "venues")
+
+
+def _free_on(system, rows: list[dict], day: date) -> list[dict]:
+    """Venues with some free time on a local day: open hours minus blackouts minus held slots."""
+    held: dict[str, list] = {}
+    for b in system.db.rows("SELECT venue_id, starts_at, ends_at FROM bookings "
+                            "WHERE day = %s AND status IN ('confirmed', 'checked_in')", (day.isoformat(),)):
+        held.setdefault(b["venue_id"], []).append((datetime.fromisoformat(b["starts_at"]),
+                                                   datetime.fromisoformat(b["ends_at"])))
+    found = []
+    for row in rows:
+        opens = datetime.combine(day, time.fromisoformat(row["opens_at"]), CITY_TZ)
+        closes = datetime.combine(day, time.fromisoformat(row["closes_at"]), CITY_TZ)
+        taken = held.get(row["id"], []) + [(datetime.fromisoformat(b["starts_at"]), datetime.fromisoformat(b["ends_at"]))
+                                           for b in json.loads(row["blackouts"])]
+        if free_intervals(opens, closes, taken):
+            found.append(row)
+    return found
+
+
+@router.get("")
+def list_venues(actor: MaybeActor, system: System, grid: str | None = None,
+                capacity: Annotated[int | None, Query(ge=1, description="at least this many seats")] = None,
+                free_on: Annotated[date | None, Query(description="has free time on this local date")] = None,
+                status: str = "active", page: Annotated[int, Query(ge=1)] = 1,
+                page_size: Annotated[int, Query(ge=1, le=100)] = 20, min_position: MinPosition = None) -> dict:
+    wait_for_positions(system, min_position)
+    where, params = ["status = %s"], [status]
+    if grid is not None:
+        where.append("grid_id = %s")
+        params.append(grid)
+    if capacity is not None:
+        where.append("capacity >= %s")
+        params.append(capacity)
+    clause = " AND ".join(where)
+    if free_on is None:
+        total = system.db.rows(f"SELECT COUNT(*) AS n FROM venues WHERE {clause}", params)[0]["n"]
+        rows = system.db.rows(f"SELECT * FROM venues WHERE {clause} ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
+                              (*params, page_size, (page - 1) * page_size))
+    else:
+        matching = _free_on(system, system.db.rows(f"SELECT * FROM venues WHERE {clause} ORDER BY created_at DESC, id",
+                                                   params), free_on)
+        total, rows = len(matching), matching[(page - 1) * page_size: page * page_size]
+    return {"items": [venue_row(r, actor) for r in rows], "total": total, "page": page, "page_size": page_size}
+
+
+@router.get("/{venue_id}")
+def get_venue(venue_id: UUID, actor: MaybeActor, system: System):
+    v = system.venues.get(venue_id, Venue)
+    return reply(system, venue(v, actor), v.version)
+
+
+@router.get("/{venue_id}/availability")
+def availability(venue_id: UUID, day: Annotated[date, Query(alias="date")], system: System) -> dict:
+    """Free intervals of a local day, read from the venue and its day's schedule (always current)."""
+    free = system.venues.availability(venue_id, day)
+    return {"venue_id": str(venue_id), "date": day.isoformat(),
+            "free": [{"starts_at": s.isoformat(), "ends_at": e.isoformat()} for s, e in free]}
+
+
+@router.post("/{venue_id}/actions/{trigger}")
+def act_on_venue(venue_id: UUID, trigger: str, request: Request, actor: CurrentActor, system: System,
+                 body: ActionBody | None = None):
+    fields = body.fields() if body else {}
+    outcome = system.venues.act_on_venue(meta(request, actor, fields.get("reason")), venue_id, trigger,
+                                         if_match(request), **fields)
+    return reply(system, venue(outcome.value, actor), outcome.value.version, 200, outcome, "venues")
+
+
+@router.post("/{venue_id}/bookings", status_code=201)
+def book(venue_id: UUID, body: NewBooking, request: Request, actor: CurrentActor, system: System):
+    outcome = system.venues.book(meta(request, actor), new_id(request, actor), venue_id, body.starts_at,
+                                 body.ends_at, body.attendees, body.purpose)
+    return reply(system, booking(outcome.value, actor), outcome.value.version, 201, outcome, "venues")
+
+
+@router.get("/{venue_id}/bookings")
+def bookings_of_venue(venue_id: UUID, actor: CurrentActor, system: System,
+                      day: Annotated[date | None, Query(alias="date")] = None, page: Annotated[int, Query(ge=1)] = 1,
+                      page_size: Annotated[int, Query(ge=1, le=100)] = 50, min_position: MinPosition = None) -> dict:
+    system.venues.get(venue_id, Venue)
+    wait_for_positions(system, min_position)
+    where, params = "venue_id = %s", [str(venue_id)]
+    if day is not None:
+        where, params = where + " AND day = %s", params + [day.isoformat()]
+    total = system.db.rows(f"SELECT COUNT(*) AS n FROM bookings WHERE {where}", params)[0]["n"]
+    rows = system.db.rows(f"SELECT * FROM bookings WHERE {where} ORDER BY starts_at, id LIMIT %s OFFSET %s",
+                          (*params, page_size, (page - 1) * page_size))
+    return {"items": [booking_row(r, actor) for r in rows], "total": total, "page": page, "page_size": page_size}
