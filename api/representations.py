@@ -2,6 +2,7 @@
 import json
 from datetime import datetime
 
+from domain import sla as sla_model
 from domain import booking as booking_model
 from domain import claim as claim_model
 from domain import demand as demand_model
@@ -11,6 +12,8 @@ from domain.base import Record
 from domain.booking import Booking
 from domain.claim import Claim
 from domain.demand import Demand
+from domain.service_item import ServiceItem
+from domain.service_request import ServiceRequest
 from domain.venue import Venue
 
 VENUE_FIELDS = ("organisation_id", "name", "address", "grid_id", "capacity", "opens_at", "closes_at",
@@ -71,6 +74,41 @@ def booking_row(row: dict, actor: Actor | None) -> dict:
                  if actor else set())
     body = {k: v for k, v in row.items() if k not in ("owner_id", "day")}
     return {**body, "allowed_actions": booking_model.LIFECYCLE.allowed(row["status"], relations)}
+
+
+def service_item(i: ServiceItem, actor: Actor | None) -> dict:
+    body = {**_common(i, actor), "provider_role": i.provider_role, "provider_id": i.provider_id, **i.content,
+            "content_version": i.content_version, "has_staged_revision": i.staged is not None, "reason": i.reason}
+    if actor is not None and i.relations(actor) & {"provider", "admin"}:
+        body["staged_revision"] = i.staged
+    return body
+
+
+def service_request(r: ServiceRequest, actor: Actor | None, now: datetime) -> dict:
+    return {**_common(r, actor), "item_id": r.item_id, "applicant_id": r.applicant_id,
+            "department_id": r.handler_id if r.handler_role == "dept" else None, "handler_role": r.handler_role,
+            "handler_id": r.handler_id, "subject": r.subject, "detail": r.detail, "promised_days": r.promised_days,
+            **sla_standing(r.promised_days, r.consumed, r.running_since, r.accepted_at is not None, r.stopped,
+                           r.warned, r.breached, now),
+            "outcome": r.outcome, "note": r.note, "rating": r.rating, "reason": r.reason}
+
+
+def sla_standing(promised_days: int, consumed: float, running_since: datetime | None, accepted: bool, stopped: bool,
+                 warned: bool, breached: bool, now: datetime) -> dict:
+    """due_at, the SLA state and the working time left (negative: overdue), from the clock's facts."""
+    found = sla_model.thresholds(promised_days, consumed, running_since)
+    if not accepted:
+        state, remaining = None, None
+    elif stopped:
+        state, remaining = "stopped", None
+    elif running_since is None:
+        state, remaining = "paused", sla_model.budget(promised_days) - consumed
+    else:
+        state = "breached" if breached else "warning" if warned else "on_time"
+        remaining = sla_model.working_seconds(now, found[1])
+    return {"due_at": _when(found[1]) if found else None, "sla": state, "sla_warned": warned,
+            "sla_breached": breached, "remaining_seconds": remaining,
+            "overdue": remaining is not None and remaining < 0}
 
 
 def demand_row(row: dict, actor: Actor | None) -> dict:

@@ -14,11 +14,13 @@ from projections.deadlines import Deadlines, DueDeadlines
 from projections.demand_board import DemandBoard
 from projections.projector import Projector
 from projections.service_records import ServiceRecords
+from projections.services import ServiceCatalogue
 from projections.stats import Stats
 from projections.venues import VenueDirectory
 from workflows.clock import Clock, SystemClock
 from workflows.demands import Demands
 from workflows.registry import Registry
+from workflows.services import Services
 from workflows.timers import Timers
 from workflows.venues import Venues
 
@@ -65,14 +67,15 @@ class Linli:
         self.registry = Registry(env=event_store_env(settings, "registry"))
         self.demands = Demands(env=event_store_env(settings, "demands"), clock=self.clock, grace=grace)
         self.venues = Venues(env=event_store_env(settings, "venues"), clock=self.clock, grace=grace)
+        self.services = Services(env=event_store_env(settings, "services"), clock=self.clock)
         self.contexts: dict[str, Application] = {"registry": self.registry, "demands": self.demands,
-                                                 "venues": self.venues}
-        self.projector = Projector(self.db, self.contexts, [DemandBoard(), ServiceRecords(), VenueDirectory(), Stats(),
-                                                            Deadlines(grace)])
+                                                 "venues": self.venues, "services": self.services}
+        self.projector = Projector(self.db, self.contexts, [DemandBoard(), ServiceRecords(), VenueDirectory(),
+                                                            ServiceCatalogue(), Stats(), Deadlines(grace)])
         self.tokens = TokenStore(self.db)
         self.idempotency = IdempotencyStore(self.db)
-        self.timers = Timers({"demands": self.demands, "venues": self.venues}, DueDeadlines(self.db), self.clock,
-                             after=self.project)
+        self.timers = Timers({"demands": self.demands, "venues": self.venues, "services": self.services},
+                             DueDeadlines(self.db), self.clock, after=self.project)
 
     @property
     def inline(self) -> bool:

@@ -4,17 +4,17 @@ Open hours are local times in the city's zone (UTC+8, no daylight saving), so a 
 within one day" by the local calendar.
 """
 import re
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from domain.actors import Actor, Role
 from domain.base import Record, base_relations
+from domain.city import CITY_TZ
 from domain.errors import DomainError, ValidationError
 from domain.lifecycle import Lifecycle, row
 
-CITY_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 # trigger     from                      to           who

@@ -1,13 +1,22 @@
-"""Deadlines the timers fire: a demand's claim deadline (expire), a confirmed claim's start
-plus grace (no-show), and a booking's start (expire a request), start plus grace (no-show)
-and end (complete a checked-in booking). Each row remembers the event that set it, so the timer's
-events can name their cause. Rows go when the state they wait on has moved on."""
+"""Deadlines the timers fire, each remembering the event that set it (the timer's cause):
+
+- a demand's claim deadline (expire) and a confirmed claim's start plus grace (no-show);
+- a booking's start (expire a request), start plus grace (no-show), end (complete a check-in);
+- a service request's SLA warning (75%) and breach (100%) while its clock runs;
+- a published item's valid_to (retire).
+
+Rows go when the state they wait on has moved on; a row that fires into a state that has
+moved on anyway is discarded by the timer. `deadline_subjects` keeps what later events need.
+"""
 from datetime import datetime, timedelta
 from functools import singledispatchmethod
 
+from domain import sla
 from domain.booking import Booking
 from domain.claim import Claim
 from domain.demand import Demand
+from domain.service_item import ServiceItem
+from domain.service_request import ServiceRequest
 from projections.db import Database, Tx
 from projections.projector import View, iso
 
@@ -24,9 +33,9 @@ class Deadlines(View):
             aggregate_id TEXT NOT NULL, kind TEXT NOT NULL, context TEXT NOT NULL, due_at TEXT NOT NULL,
             cause TEXT NOT NULL, PRIMARY KEY (aggregate_id, kind))""",
         "CREATE INDEX IF NOT EXISTS deadlines_due ON deadlines (due_at)",
-        # what a later event needs to know: a demand's times, a claim's demand
         """CREATE TABLE IF NOT EXISTS deadline_subjects (
-            id TEXT PRIMARY KEY, demand_id TEXT, starts_at TEXT, ends_at TEXT, claim_deadline TEXT)""",
+            id TEXT PRIMARY KEY, demand_id TEXT, starts_at TEXT, ends_at TEXT, claim_deadline TEXT,
+            valid_to TEXT, staged_valid_to TEXT, promised_days INTEGER, consumed REAL)""",
     )
 
     def __init__(self, grace: timedelta):
@@ -40,56 +49,112 @@ class Deadlines(View):
             self._drop(tx, event, "claim.no_show")
         elif isinstance(event, Booking.Event):
             self._booking_moved(event, tx, context)
+        elif isinstance(event, ServiceRequest.SlaWarning):
+            self._drop(tx, event, "sla.warning")
+        elif isinstance(event, ServiceRequest.SlaBreached):
+            self._drop(tx, event, "sla.breach")
+        elif isinstance(event, ServiceItem.Retired | ServiceItem.Discarded):
+            self._drop(tx, event, "item.retire")
 
+    # -- demands and claims ------------------------------------------------------------------
     @apply.register(Demand.Posted)
     @apply.register(Demand.Revised)
     def _(self, event, tx: Tx, context: str) -> None:
-        tx.execute("INSERT INTO deadline_subjects (id, starts_at, claim_deadline) VALUES (%s, %s, %s) "
-                   "ON CONFLICT (id) DO UPDATE SET starts_at = excluded.starts_at, "
-                   "claim_deadline = excluded.claim_deadline",
-                   (str(event.originator_id), iso(event.starts_at), iso(event.claim_deadline)))
+        self._remember(tx, event, starts_at=iso(event.starts_at), claim_deadline=iso(event.claim_deadline))
 
     @apply.register
     def _(self, event: Demand.Approved, tx: Tx, context: str) -> None:
-        demand = tx.rows("SELECT claim_deadline FROM deadline_subjects WHERE id = %s", (str(event.originator_id),))
-        self._set(tx, event, context, "demand.expire", demand[0]["claim_deadline"])
+        self._set(tx, event, context, "demand.expire", self._subject(tx, event.originator_id)["claim_deadline"])
 
     @apply.register
     def _(self, event: Claim.Made, tx: Tx, context: str) -> None:
-        tx.execute("INSERT INTO deadline_subjects (id, demand_id) VALUES (%s, %s)",
-                   (str(event.originator_id), event.demand_id))
+        self._remember(tx, event, demand_id=event.demand_id)
         if event.status == "confirmed":
             self._no_show_at_start(tx, context, event, event.demand_id)
 
     @apply.register
     def _(self, event: Claim.Confirmed, tx: Tx, context: str) -> None:
-        claim = tx.rows("SELECT demand_id FROM deadline_subjects WHERE id = %s", (str(event.originator_id),))
-        self._no_show_at_start(tx, context, event, claim[0]["demand_id"])
+        self._no_show_at_start(tx, context, event, self._subject(tx, event.originator_id)["demand_id"])
 
+    def _no_show_at_start(self, tx: Tx, context: str, event, demand_id: str) -> None:
+        starts_at = self._subject(tx, demand_id)["starts_at"]
+        self._set(tx, event, context, "claim.no_show", iso(datetime.fromisoformat(starts_at) + self.grace))
+
+    # -- bookings --------------------------------------------------------------------------------
     @apply.register
     def _(self, event: Booking.Requested, tx: Tx, context: str) -> None:
-        tx.execute("INSERT INTO deadline_subjects (id, starts_at, ends_at) VALUES (%s, %s, %s)",
-                   (str(event.originator_id), iso(event.starts_at), iso(event.ends_at)))
+        self._remember(tx, event, starts_at=iso(event.starts_at), ends_at=iso(event.ends_at))
         self._booking_moved(event, tx, context)
 
     def _booking_moved(self, event, tx: Tx, context: str) -> None:
         """A booking waits on exactly one deadline for its state: expiry, no-show or completion."""
         for kind in BOOKING_KINDS:
             self._drop(tx, event, kind)
-        status = getattr(event, "status", None)
-        times = tx.rows("SELECT starts_at, ends_at FROM deadline_subjects WHERE id = %s",
-                        (str(event.originator_id),))[0]
+        status, times = getattr(event, "status", None), self._subject(tx, event.originator_id)
         if status == "requested":
             self._set(tx, event, context, "booking.expire", times["starts_at"])
         elif status == "confirmed":
-            due = iso(datetime.fromisoformat(times["starts_at"]) + self.grace)
-            self._set(tx, event, context, "booking.no_show", due)
+            self._set(tx, event, context, "booking.no_show",
+                      iso(datetime.fromisoformat(times["starts_at"]) + self.grace))
         elif status == "checked_in":
             self._set(tx, event, context, "booking.complete", times["ends_at"])
 
-    def _no_show_at_start(self, tx: Tx, context: str, event, demand_id: str) -> None:
-        starts_at = tx.rows("SELECT starts_at FROM deadline_subjects WHERE id = %s", (demand_id,))[0]["starts_at"]
-        self._set(tx, event, context, "claim.no_show", iso(datetime.fromisoformat(starts_at) + self.grace))
+    # -- service items and requests ----------------------------------------------------------------
+    @apply.register
+    def _(self, event: ServiceItem.Drafted, tx: Tx, context: str) -> None:
+        self._remember(tx, event, valid_to=event.content.get("valid_to"))
+
+    @apply.register
+    def _(self, event: ServiceItem.Published, tx: Tx, context: str) -> None:
+        valid_to = self._subject(tx, event.originator_id)["valid_to"]
+        if valid_to:
+            self._set(tx, event, context, "item.retire", valid_to)
+
+    @apply.register
+    def _(self, event: ServiceItem.RevisionStaged, tx: Tx, context: str) -> None:
+        self._remember(tx, event, staged_valid_to=event.revision.get("valid_to"))
+
+    @apply.register
+    def _(self, event: ServiceItem.RevisionPublished, tx: Tx, context: str) -> None:
+        valid_to = self._subject(tx, event.originator_id)["staged_valid_to"]
+        self._remember(tx, event, valid_to=valid_to)
+        self._drop(tx, event, "item.retire")
+        if valid_to:
+            self._set(tx, event, context, "item.retire", valid_to)
+
+    @apply.register
+    def _(self, event: ServiceRequest.Filed, tx: Tx, context: str) -> None:
+        self._remember(tx, event, promised_days=event.promised_days, consumed=0.0)
+
+    @apply.register(ServiceRequest.Accepted)
+    @apply.register(ServiceRequest.Resumed)
+    @apply.register(ServiceRequest.Reopened)
+    def _(self, event, tx: Tx, context: str) -> None:
+        """The clock runs (again): warning and breach fall due on what is left of the budget."""
+        subject = self._subject(tx, event.originator_id)
+        warning_at, due_at = sla.thresholds(subject["promised_days"], subject["consumed"], event.at)
+        self._set(tx, event, context, "sla.warning", iso(warning_at))
+        self._set(tx, event, context, "sla.breach", iso(due_at))
+
+    @apply.register(ServiceRequest.Paused)
+    @apply.register(ServiceRequest.Resolved)
+    @apply.register(ServiceRequest.Withdrawn)
+    def _(self, event, tx: Tx, context: str) -> None:
+        self._remember(tx, event, consumed=event.consumed)
+        self._drop(tx, event, "sla.warning")
+        self._drop(tx, event, "sla.breach")
+
+    # -- rows --------------------------------------------------------------------------------------
+    @staticmethod
+    def _remember(tx: Tx, event, **columns) -> None:
+        names = ", ".join(columns)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns)
+        tx.execute(f"INSERT INTO deadline_subjects (id, {names}) VALUES (%s{', %s' * len(columns)}) "
+                   f"ON CONFLICT (id) DO UPDATE SET {updates}", (str(event.originator_id), *columns.values()))
+
+    @staticmethod
+    def _subject(tx: Tx, subject_id) -> dict:
+        return tx.rows("SELECT * FROM deadline_subjects WHERE id = %s", (str(subject_id),))[0]
 
     @staticmethod
     def _set(tx: Tx, event, context: str, kind: str, due_at: str) -> None:

@@ -4,14 +4,16 @@ One row per (metric, dimension, key); dimension '' holds the totals. `demands_pu
 counts demands that reached open (approval is the only way in), `claims` counts claims made
 (person-times, 人次), `service_hours` sums verified hours, `venues_shared` counts active
 venues (a suspended or retired venue leaves the count, a resumed one returns), `bookings`
-counts bookings made.
+counts bookings made; `services_shared` counts published items shared by organisations and
+`policy_items` published items of departments (the joint-action list).
 """
 from functools import singledispatchmethod
 
 from domain.booking import Booking
 from domain.claim import Claim
 from domain.demand import Demand
-from domain.registry import Member, Organisation
+from domain.registry import Department, Member, Organisation
+from domain.service_item import ServiceItem
 from domain.venue import Venue
 from projections.db import Tx
 from projections.projector import View
@@ -26,7 +28,8 @@ class Stats(View):
             PRIMARY KEY (metric, dimension, key))""",
         # what the breakdowns need to know about a demand or claim when a later event arrives
         """CREATE TABLE IF NOT EXISTS stats_subjects (
-            id TEXT PRIMARY KEY, grid_id TEXT NOT NULL, category TEXT NOT NULL, hours REAL, active BOOLEAN)""",
+            id TEXT PRIMARY KEY, grid_id TEXT NOT NULL, category TEXT NOT NULL, hours REAL, active BOOLEAN,
+            metric TEXT)""",
     )
 
     @singledispatchmethod
@@ -81,13 +84,35 @@ class Stats(View):
     @apply.register(Venue.Resumed)
     @apply.register(Venue.Retired)
     def _(self, event, tx: Tx, context: str) -> None:
-        venue_id = str(event.originator_id)
-        was_active = bool(tx.rows("SELECT active FROM stats_subjects WHERE id = %s", (venue_id,))[0]["active"])
-        now_active = event.status == "active"
-        if was_active != now_active:
-            grid, _ = self._subject(tx, venue_id)
-            self._add(tx, "venues_shared", 1 if now_active else -1, grid, None, event.timestamp)
-            tx.execute("UPDATE stats_subjects SET active = %s WHERE id = %s", (now_active, venue_id))
+        self._activity(tx, event, "venues_shared", event.status == "active")
+
+    @apply.register
+    def _(self, event: Department.Registered, tx: Tx, context: str) -> None:
+        self._add(tx, "departments", 1, None, None, event.timestamp)
+
+    @apply.register
+    def _(self, event: ServiceItem.Drafted, tx: Tx, context: str) -> None:
+        metric = "policy_items" if event.provider_role == "dept" else "services_shared"
+        tx.execute("INSERT INTO stats_subjects (id, grid_id, category, active, metric) VALUES (%s, '', %s, %s, %s)",
+                   (str(event.originator_id), event.content["category"], False, metric))
+
+    @apply.register(ServiceItem.Published)
+    @apply.register(ServiceItem.Suspended)
+    @apply.register(ServiceItem.Resumed)
+    @apply.register(ServiceItem.Retired)
+    def _(self, event, tx: Tx, context: str) -> None:
+        metric = tx.rows("SELECT metric FROM stats_subjects WHERE id = %s", (str(event.originator_id),))[0]["metric"]
+        self._activity(tx, event, metric, event.status == "published", by_grid=False)
+
+    def _activity(self, tx: Tx, event, metric: str, active_now: bool, by_grid: bool = True) -> None:
+        """Count a venue or item while it is active/published: leaving subtracts, returning adds."""
+        subject_id = str(event.originator_id)
+        row = tx.rows("SELECT grid_id, category, active FROM stats_subjects WHERE id = %s", (subject_id,))[0]
+        if bool(row["active"]) != active_now:
+            grid = row["grid_id"] if by_grid else None
+            category = None if by_grid else row["category"]
+            self._add(tx, metric, 1 if active_now else -1, grid, category, event.timestamp)
+            tx.execute("UPDATE stats_subjects SET active = %s WHERE id = %s", (active_now, subject_id))
 
     @apply.register
     def _(self, event: Booking.Requested, tx: Tx, context: str) -> None:

@@ -3,7 +3,8 @@ import json
 from functools import singledispatchmethod
 
 from domain.booking import Booking
-from domain.venue import CITY_TZ, Venue
+from domain.city import CITY_TZ
+from domain.venue import Venue
 from projections.db import Tx
 from projections.projector import View, iso
 

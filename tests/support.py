@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from api.wiring import Linli
-from domain.venue import CITY_TZ
+from domain.city import CITY_TZ
 from workflows.clock import FakeClock
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
@@ -70,7 +70,33 @@ BOOKING_PATHS = {
     "expired": ["+start", "+tick"],
 }
 
-ACTION_BODIES = {"reject": {"reason": "信息不全"}, "withdraw": {"reason": "活动取消"}, "decline": {"reason": "人数已够"},
+# the path to reach each service item state (provider acts unless stated)
+ITEM_PATHS = {
+    "draft": [],
+    "in_review": ["submit"],
+    "published": ["submit", "publish"],
+    "suspended": ["submit", "publish", "suspend"],
+    "retired": ["submit", "publish", "retire"],
+    "discarded": ["discard"],
+}
+
+# the path to reach each service request state (handler acts unless stated)
+REQUEST_PATHS = {
+    "submitted": [],
+    "returned": ["return"],
+    "accepted": ["accept"],
+    "not_accepted": ["not_accept"],
+    "in_progress": ["accept", "start"],
+    "awaiting_applicant": ["accept", "start", "await_applicant"],
+    "resolved": ["accept", "start", "resolve"],
+    "closed": ["accept", "start", "resolve", "evaluate"],
+    "withdrawn": ["withdraw"],
+}
+APPLICANT_STEPS = ("resubmit", "respond", "evaluate", "reopen", "withdraw")
+
+ACTION_BODIES = {"reject": {"reason": "信息不全"}, "return": {"reason": "材料不全，请补正"},
+                 "not_accept": {"reason": "不属于本部门职责"}, "resolve": {"outcome": "approved", "note": "已兑现"},
+                 "evaluate": {"rating": 5}, "suspend": {"reason": "政策调整"}, "withdraw": {"reason": "活动取消"}, "decline": {"reason": "人数已够"},
                  "close": {"rating": 5, "feedback": "很好"}, "complete": {"hours": 2.5}, "verify": {"rating": 5},
                  "cancel": {"reason": "临时有事"}}
 
@@ -236,3 +262,35 @@ class Api:
         b = self.ok(self.get(f"/bookings/{b['id']}", owner))
         assert b["status"] == status, b
         return v, b
+
+    # -- departments, service items and requests --------------------------------------------------
+    def department(self, name: str = "") -> Party:
+        n = next(_serial)
+        body = self.ok(self.post("/departments", {"code": f"D{n}", "name": name or f"市人社局{n}"}, self.admin), 201)
+        return self.token("dept", body["id"])
+
+    def item_body(self, **overrides) -> dict:
+        now = self.clock.now()
+        return {"title": "稳岗返还", "category": "奖补类", "mode": "免申即享", "basis": "《失业保险条例》",
+                "eligibility": "依法参保的企业", "materials": "无需材料", "promised_days": 5,
+                "valid_from": now.isoformat(), "valid_to": (now + timedelta(days=365)).isoformat(),
+                "co_department_ids": [], **overrides}
+
+    def item(self, provider: Party, status: str = "published", **overrides) -> dict:
+        i = self.ok(self.post("/service-items", self.item_body(**overrides), provider), 201)
+        for step in ITEM_PATHS[status]:
+            i = self.act("service-items", i["id"], step, self.admin if step == "publish" else provider)
+        return i
+
+    def service_request_in(self, status: str, handler: Party | None = None, applicant: Party | None = None,
+                           **item_overrides) -> tuple[dict, dict]:
+        """(item, request) with the request driven to `status` under a department's published item."""
+        handler = handler or self.department()
+        applicant = applicant or self.org()
+        i = self.item(handler, **item_overrides)
+        r = self.ok(self.post(f"/service-items/{i['id']}/requests", {"subject": "申请稳岗返还", "detail": "企业参保3年"},
+                              applicant), 201)
+        for step in REQUEST_PATHS[status]:
+            r = self.act("service-requests", r["id"], step, applicant if step in APPLICANT_STEPS else handler)
+        assert r["status"] == status, r
+        return i, r

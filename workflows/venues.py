@@ -10,7 +10,8 @@ from domain.booking import LIFECYCLE as BOOKING_LIFECYCLE
 from domain.booking import Booking
 from domain.errors import DomainError, ForbiddenError
 from domain.schedule import VenueDay, day_id, free_intervals
-from domain.venue import CITY_TZ, Venue
+from domain.city import CITY_TZ
+from domain.venue import Venue
 from domain.venue import LIFECYCLE as VENUE_LIFECYCLE
 from workflows.clock import Clock, SystemClock
 from workflows.commands import check_trigger, dispatch

@@ -4,7 +4,8 @@ from fastapi import APIRouter
 from api.routes.common import MinPosition, System, wait_for_positions
 
 router = APIRouter(tags=["stats"])
-TOTALS = ("organisations", "members", "demands_published", "claims", "venues_shared", "bookings", "service_hours")
+TOTALS = ("organisations", "members", "departments", "demands_published", "claims", "venues_shared", "bookings",
+          "services_shared", "policy_items", "service_hours")
 
 
 def _number(value: float) -> int | float:
@@ -22,4 +23,20 @@ def stats(system: System, min_position: MinPosition = None) -> dict:
             body[row["metric"]] = value
         else:
             body[f"by_{row['dimension']}"].setdefault(row["key"], {})[row["metric"]] = value
+    body["service_requests"] = _requests(system)
     return body
+
+
+def _requests(system) -> dict:
+    """Requests by state and by handling department, and the share resolved within the promised time."""
+    by_state = {r["status"]: r["n"] for r in system.db.rows(
+        "SELECT status, COUNT(*) AS n FROM service_requests GROUP BY status")}
+    by_department = {r["handler_id"]: {"total": r["total"], "resolved": r["resolved"], "on_time": r["on_time"]}
+                     for r in system.db.rows(
+        "SELECT handler_id, COUNT(*) AS total, COUNT(outcome) AS resolved, "
+        "SUM(CASE WHEN outcome IS NOT NULL AND NOT breached THEN 1 ELSE 0 END) AS on_time "
+        "FROM service_requests WHERE handler_role = 'dept' GROUP BY handler_id")}
+    resolved = sum(d["resolved"] for d in by_department.values())
+    on_time = sum(d["on_time"] for d in by_department.values())
+    return {"total": sum(by_state.values()), "by_state": by_state, "by_department": by_department,
+            "on_time_rate": round(on_time / resolved, 4) if resolved else None}

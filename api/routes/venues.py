@@ -14,7 +14,8 @@ from api.routes.common import MinPosition, System, if_match, meta, new_id, reply
 from domain.actors import Role
 from domain.errors import ValidationError
 from domain.schedule import free_intervals
-from domain.venue import CITY_TZ, Venue
+from domain.city import CITY_TZ
+from domain.venue import Venue
 
 router = APIRouter(prefix="/venues", tags=["venues"])
 HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]

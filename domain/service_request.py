@@ -1,0 +1,311 @@
+"""Service requests (企业诉求): an enterprise asks for help under a published item; the handling
+department accepts, works, resolves, under the promised-time clock (see domain.sla)."""
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from domain import sla
+from domain.actors import Actor, Role
+from domain.base import Record, base_relations, require_rating, require_reason
+from domain.errors import ForbiddenError, GuardFailedError, ValidationError
+from domain.lifecycle import Lifecycle, row
+
+OUTCOMES = ("approved", "denied", "answered")
+REOPEN_WITHIN = timedelta(days=7)
+OPEN_STATES = ("submitted", "returned", "accepted", "in_progress", "awaiting_applicant")
+
+# trigger            from                                          to                    who
+LIFECYCLE = Lifecycle("service_request", [
+    "submitted", "returned", "accepted", "not_accepted", "in_progress", "awaiting_applicant", "resolved", "closed",
+    "withdrawn",
+], [
+    row("return",          "submitted",                             "returned",           {"handler"}),
+    row("resubmit",        "returned",                              "submitted",          {"applicant"}),
+    row("accept",          "submitted",                             "accepted",           {"handler"}),
+    row("not_accept",      "submitted",                             "not_accepted",       {"handler"}),
+    row("transfer",        ["submitted", "accepted", "in_progress"], None,                {"handler", "admin"}),
+    row("start",           "accepted",                              "in_progress",        {"handler"}),
+    row("await_applicant", "in_progress",                           "awaiting_applicant", {"handler"}),
+    row("respond",         "awaiting_applicant",                    "in_progress",        {"applicant"}),
+    row("resolve",         ["accepted", "in_progress"],             "resolved",           {"handler"}),
+    row("evaluate",        "resolved",                              "closed",             {"applicant"}),
+    row("reopen",          "closed",                                "in_progress",        {"applicant"}),
+    row("withdraw",        list(OPEN_STATES),                       "withdrawn",          {"applicant"}),
+])
+
+
+def relations(actor: Actor, applicant_id: str, handler_role: str, handler_id: str) -> set[str]:
+    """The handler is the handling department's officers (after a transfer, only the new one)."""
+    found = base_relations(actor)
+    if actor.role is Role.ORG and actor.id == applicant_id:
+        found.add("applicant")
+    if actor.role.value == handler_role and actor.id == handler_id:
+        found.add("handler")
+    return found
+
+
+class ServiceRequest(Record):
+    lifecycle = LIFECYCLE
+
+    class Filed(Record.Created):
+        item_id: str
+        applicant_id: str
+        handler_role: str
+        handler_id: str
+        subject: str
+        detail: str
+        promised_days: int
+
+    @event(Filed)
+    def __init__(self, id: UUID, item_id: str, applicant_id: str, handler_role: str, handler_id: str, subject: str,
+                 detail: str, promised_days: int):
+        self.item_id, self.applicant_id = item_id, applicant_id
+        self.handler_role, self.handler_id = handler_role, handler_id
+        self.subject, self.detail, self.promised_days = subject, detail, promised_days
+        self.status = "submitted"
+        self.reason = self.outcome = self.note = None
+        self.rating: int | None = None
+        self.evaluated_at: datetime | None = None
+        self.accepted_at: datetime | None = None
+        self.consumed = 0.0  # working seconds used up to the last pause or stop
+        self.running_since: datetime | None = None
+        self.warned = self.breached = False
+        self.stopped = False
+
+    @staticmethod
+    def file(id: UUID, by: Actor, item, subject: str, detail: str) -> "ServiceRequest":
+        if by.role is not Role.ORG:
+            raise ForbiddenError("service requests are filed by organisations (enterprises)")
+        if item.status != "published":
+            raise GuardFailedError(item.status, "request", "requests are filed only under published items", [])
+        if not isinstance(subject, str) or not subject.strip() or len(subject) > 200:
+            raise ValidationError("subject must be 1 to 200 characters")
+        if not isinstance(detail, str) or len(detail) > 5000:
+            raise ValidationError("detail must be at most 5000 characters")
+        handler_role = item.provider_role
+        handler_id = item.content.get("department_id") or item.provider_id
+        return ServiceRequest(id=id, item_id=str(item.id), applicant_id=by.id, handler_role=handler_role,
+                              handler_id=handler_id, subject=subject.strip(), detail=detail,
+                              promised_days=item.content["promised_days"])
+
+    def relations(self, actor: Actor) -> set[str]:
+        return relations(actor, self.applicant_id, self.handler_role, self.handler_id)
+
+    # -- the clock ------------------------------------------------------------------------------
+    @property
+    def budget(self) -> float:
+        return sla.budget(self.promised_days)
+
+    def used(self, now: datetime) -> float:
+        running = sla.working_seconds(self.running_since, now) if self.running_since else 0.0
+        return self.consumed + running
+
+    @property
+    def due_at(self) -> datetime | None:
+        found = sla.thresholds(self.promised_days, self.consumed, self.running_since)
+        return found[1] if found else None
+
+    @property
+    def sla(self) -> str | None:
+        if self.accepted_at is None:
+            return None
+        if self.stopped:
+            return "stopped"
+        if self.running_since is None:
+            return "paused"
+        return "breached" if self.breached else "warning" if self.warned else "on_time"
+
+    # -- commands -------------------------------------------------------------------------------
+    def return_(self, by: Actor, reason: str | None = None) -> None:
+        status = self._decide("return", by)
+        self._returned(status=status, reason=require_reason(reason))
+
+    def resubmit(self, by: Actor, detail: str | None = None) -> None:
+        status = self._decide("resubmit", by)
+        if detail is not None and (not isinstance(detail, str) or len(detail) > 5000):
+            raise ValidationError("detail must be at most 5000 characters")
+        self._resubmitted(status=status, detail=detail if detail is not None else self.detail)
+
+    def accept(self, by: Actor, now: datetime) -> None:
+        self._accepted(status=self._decide("accept", by), at=now)
+
+    def not_accept(self, by: Actor, reason: str | None = None) -> None:
+        status = self._decide("not_accept", by)
+        self._not_accepted(status=status, reason=require_reason(reason))
+
+    def transfer(self, by: Actor, department_id: str | None = None, reason: str | None = None) -> None:
+        self._decide("transfer", by)
+        if not department_id or not isinstance(department_id, str):
+            raise ValidationError("department_id is required")
+        if self.handler_role == "dept" and department_id == self.handler_id:
+            raise ValidationError("the request is already with that department")
+        self._transferred(department_id=department_id, reason=reason)
+
+    def start(self, by: Actor) -> None:
+        self._started(status=self._decide("start", by))
+
+    def await_applicant(self, by: Actor, now: datetime, reason: str | None = None) -> None:
+        status = self._decide("await_applicant", by)
+        self._paused(status=status, consumed=self.used(now), reason=reason)
+
+    def respond(self, by: Actor, now: datetime) -> None:
+        self._resumed(status=self._decide("respond", by), at=now)
+
+    def resolve(self, by: Actor, now: datetime, outcome: str | None = None, note: str | None = None) -> None:
+        status = self._decide("resolve", by)
+        if outcome not in OUTCOMES:
+            raise ValidationError(f"outcome must be one of {', '.join(OUTCOMES)}")
+        if note is not None and len(note) > 5000:
+            raise ValidationError("note must be at most 5000 characters")
+        self._resolved(status=status, outcome=outcome, note=note, consumed=self.used(now))
+
+    def evaluate(self, by: Actor, now: datetime, rating: int | None = None, feedback: str | None = None) -> None:
+        status = self._decide("evaluate", by)
+        self._evaluated(status=status, rating=require_rating(rating), feedback=feedback, at=now)
+
+    def reopen(self, by: Actor, now: datetime, reason: str | None = None) -> None:
+        status = self._decide("reopen", by)
+        self._guard(self.rating is not None and self.rating <= 2, "reopen", by,
+                    "only a request rated 2 or lower may be reopened")
+        self._guard(self.evaluated_at is not None and now <= self.evaluated_at + REOPEN_WITHIN, "reopen", by,
+                    "a request may be reopened within 7 days of its evaluation")
+        self._reopened(status=status, at=now, reason=reason)
+
+    def withdraw(self, by: Actor, now: datetime, reason: str | None = None) -> None:
+        status = self._decide("withdraw", by)
+        self._withdrawn(status=status, consumed=self.used(now), reason=reason)
+
+    def warn(self, now: datetime) -> None:
+        """SlaWarning (75%): fired once by the timers while the clock runs."""
+        if self.running_since is None or self.warned or self.used(now) < sla.WARNING_SHARE * self.budget:
+            raise GuardFailedError(self.status, "sla_warning", "no SLA warning is due", [])
+        self._sla_warning(used=self.used(now))
+
+    def breach(self, now: datetime) -> None:
+        """SlaBreached (督办, 100%): fired once by the timers while the clock runs."""
+        if self.running_since is None or self.breached or self.used(now) < self.budget:
+            raise GuardFailedError(self.status, "sla_breach", "no SLA breach is due", [])
+        self._sla_breached(used=self.used(now))
+
+    # -- events ---------------------------------------------------------------------------------
+    class Returned(Record.Event):
+        status: str
+        reason: str
+
+    @event(Returned)
+    def _returned(self, status: str, reason: str) -> None:
+        self.status, self.reason = status, reason
+
+    class Resubmitted(Record.Event):
+        status: str
+        detail: str
+
+    @event(Resubmitted)
+    def _resubmitted(self, status: str, detail: str) -> None:
+        self.status, self.detail = status, detail
+
+    class Accepted(Record.Event):
+        status: str
+        at: datetime
+
+    @event(Accepted)
+    def _accepted(self, status: str, at: datetime) -> None:
+        self.status, self.accepted_at, self.running_since = status, at, at
+
+    class NotAccepted(Record.Event):
+        status: str
+        reason: str
+
+    @event(NotAccepted)
+    def _not_accepted(self, status: str, reason: str) -> None:
+        self.status, self.reason = status, reason
+
+    class Transferred(Record.Event):
+        department_id: str
+        reason: str | None
+
+    @event(Transferred)
+    def _transferred(self, department_id: str, reason: str | None) -> None:
+        self.handler_role, self.handler_id = "dept", department_id
+
+    class Started(Record.Event):
+        status: str
+
+    @event(Started)
+    def _started(self, status: str) -> None:
+        self.status = status
+
+    class Paused(Record.Event):
+        """Awaiting the applicant: the clock stands still."""
+
+        status: str
+        consumed: float
+        reason: str | None
+
+    @event(Paused)
+    def _paused(self, status: str, consumed: float, reason: str | None) -> None:
+        self.status, self.consumed, self.running_since = status, consumed, None
+
+    class Resumed(Record.Event):
+        status: str
+        at: datetime
+
+    @event(Resumed)
+    def _resumed(self, status: str, at: datetime) -> None:
+        self.status, self.running_since = status, at
+
+    class Resolved(Record.Event):
+        status: str
+        outcome: str
+        note: str | None
+        consumed: float
+
+    @event(Resolved)
+    def _resolved(self, status: str, outcome: str, note: str | None, consumed: float) -> None:
+        self.status, self.outcome, self.note = status, outcome, note
+        self.consumed, self.running_since, self.stopped = consumed, None, True
+
+    class Evaluated(Record.Event):
+        status: str
+        rating: int
+        feedback: str | None
+        at: datetime
+
+    @event(Evaluated)
+    def _evaluated(self, status: str, rating: int, feedback: str | None, at: datetime) -> None:
+        self.status, self.rating, self.evaluated_at = status, rating, at
+
+    class Reopened(Record.Event):
+        status: str
+        at: datetime
+        reason: str | None
+
+    @event(Reopened)
+    def _reopened(self, status: str, at: datetime, reason: str | None) -> None:
+        self.status, self.running_since, self.stopped, self.reason = status, at, False, reason
+
+    class Withdrawn(Record.Event):
+        status: str
+        consumed: float
+        reason: str | None
+
+    @event(Withdrawn)
+    def _withdrawn(self, status: str, consumed: float, reason: str | None) -> None:
+        self.status, self.reason = status, reason
+        if self.accepted_at is not None:
+            self.consumed, self.running_since, self.stopped = consumed, None, True
+
+    class SlaWarning(Record.Event):
+        used: float
+
+    @event(SlaWarning)
+    def _sla_warning(self, used: float) -> None:
+        self.warned = True
+
+    class SlaBreached(Record.Event):
+        used: float
+
+    @event(SlaBreached)
+    def _sla_breached(self, used: float) -> None:
+        self.breached = True
