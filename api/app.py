@@ -7,8 +7,8 @@ from fastapi import FastAPI, Request
 
 from api import errors
 from api.idempotency import IdempotencyMiddleware
-from api.routes import (bookings, claims, demands, health, registry, service_records, services, stats, tokens,
-                        venues, workflows)
+from api.routes import (audit, bookings, claims, demands, health, registry, service_records, services, stats,
+                        tokens, venues, workflows)
 from api.settings import Settings
 from api.wiring import Linli
 
@@ -38,7 +38,7 @@ def create_app(system: Linli | None = None, run_timers: bool = True) -> FastAPI:
                   description="Event-sourced workflow engine for a city's neighbourhood service marketplace.")
     errors.install(app)
     for module in (tokens, registry, demands, claims, service_records, venues, bookings, services, stats, workflows,
-                   health):
+                   audit, health):
         app.include_router(module.router)
     app.add_middleware(IdempotencyMiddleware)
 

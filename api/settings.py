@@ -13,6 +13,7 @@ class Settings(BaseSettings):
     database_schema: str = "public"
     data_dir: Path = Path("var")
     admin_token: SecretStr | None = None  # bootstrap admin bearer token
+    audit_key: SecretStr | None = None  # signs audit checkpoints; never stored in the database
     grace_minutes: int = 15
     projections: Literal["inline", "worker"] = "inline"
     timer_interval_seconds: float = 30.0

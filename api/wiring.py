@@ -9,6 +9,8 @@ from eventsourcing.application import Application
 from api.auth import TokenStore
 from api.idempotency import IdempotencyStore
 from api.settings import Settings
+from projections.audit import AuditIndex
+from projections.chain import AuditChain
 from projections.db import Database, PostgresDatabase, SqliteDatabase
 from projections.deadlines import Deadlines, DueDeadlines
 from projections.demand_board import DemandBoard
@@ -70,12 +72,23 @@ class Linli:
         self.services = Services(env=event_store_env(settings, "services"), clock=self.clock)
         self.contexts: dict[str, Application] = {"registry": self.registry, "demands": self.demands,
                                                  "venues": self.venues, "services": self.services}
-        self.projector = Projector(self.db, self.contexts, [DemandBoard(), ServiceRecords(), VenueDirectory(),
-                                                            ServiceCatalogue(), Stats(), Deadlines(grace)])
+        self.audit_key = settings.audit_key.get_secret_value().encode() if settings.audit_key else None
+        self.projector = Projector(self.db, self.contexts, [
+            DemandBoard(), ServiceRecords(), VenueDirectory(), ServiceCatalogue(), Stats(), Deadlines(grace),
+            AuditIndex(), AuditChain(self.audit_key)])
+        if settings.postgres:
+            self._protect_history(settings.database_schema)
         self.tokens = TokenStore(self.db)
         self.idempotency = IdempotencyStore(self.db)
         self.timers = Timers({"demands": self.demands, "venues": self.venues, "services": self.services},
                              DueDeadlines(self.db), self.clock, after=self.project)
+
+    def _protect_history(self, schema: str) -> None:
+        from api.append_only import protect
+
+        with self.db.connection() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('linli:append-only'))")
+            protect(conn, schema, [f"{name}_events" for name in self.contexts])
 
     @property
     def inline(self) -> bool:

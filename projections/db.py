@@ -108,5 +108,9 @@ class PostgresDatabase:
         with self._pool.connection() as conn:
             return conn.execute(sql, tuple(params)).fetchall()
 
+    def connection(self):
+        """A pooled connection for one transaction of raw statements (schema set-up)."""
+        return self._pool.connection()
+
     def close(self) -> None:
         self._pool.close()

@@ -29,10 +29,18 @@ class View(ABC):
     name: str = ""
     tables: Sequence[str] = ()
     ddl: Sequence[str] = ()
+    rebuilt_by_default = True  # the audit chain is evidence: it is rebuilt only when named
 
     @abstractmethod
     def apply(self, event, tx: Tx, context: str) -> None:
         """Change this view's rows for one event (ignore events it does not follow)."""
+
+    def record(self, notification, event, tx: Tx, context: str) -> None:
+        """Views that need the stored form (position, topic, bytes) override this."""
+        self.apply(event, tx, context)
+
+    def finish_batch(self, tx: Tx, context: str, position: int) -> None:
+        """Called once after each batch, in the batch's transaction."""
 
     def create(self, tx: Tx) -> None:
         for statement in self.ddl:
@@ -75,8 +83,9 @@ class Projector:
             position = self._position(tx, view.name, context)
             notifications = app.recorder.select_notifications(position + 1, BATCH)
             for notification in notifications:
-                view.apply(app.mapper.to_domain_event(notification), tx, context)
+                view.record(notification, app.mapper.to_domain_event(notification), tx, context)
             if notifications:
+                view.finish_batch(tx, context, notifications[-1].id)
                 self._record(tx, view.name, context, notifications[-1].id)
             return len(notifications)
 
@@ -90,7 +99,7 @@ class Projector:
 
     def rebuild(self, views: Sequence[View] | None = None) -> int:
         """Drop the views' rows and positions and apply every event again."""
-        views = list(views or self.views)
+        views = list(views or [v for v in self.views if v.rebuilt_by_default])
         with self.db.transaction() as tx:
             for view in views:
                 tx.lock(f"view:{view.name}")
