@@ -29,11 +29,18 @@ def _system():
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+          projections: Annotated[str, typer.Option(help="inline, or worker (PostgreSQL: run `linli projections run`)")]
+          = "inline") -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import os
+
     import uvicorn
 
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
+    if projections not in ("inline", "worker"):
+        raise typer.BadParameter("inline or worker")
+    os.environ["LINLI_PROJECTIONS"] = projections  # read by each worker process's Settings
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
 
 
 @app.command()
@@ -106,13 +113,38 @@ def projections_status() -> None:
 
 
 @projections_app.command("rebuild")
-def projections_rebuild() -> None:
-    """Drop the read models and apply every event again."""
+def projections_rebuild(name: Annotated[list[str] | None, typer.Option(help="only these read models")] = None) -> None:
+    """Build read models again from every event beside the live ones, then switch atomically."""
     system = _system()
     try:
+        views = [system.projector.view(n) for n in name] if name else None
         started = time.perf_counter()
-        applied = system.projector.rebuild()
-        console.print(f"rebuilt from {applied:,} events in {time.perf_counter() - started:.1f}s")
+        applied = system.projector.rebuild(views)
+        elapsed = time.perf_counter() - started
+        console.print(f"rebuilt from {applied:,} events in {elapsed:.1f}s ({applied / max(elapsed, 1e-9):,.0f} events/s)")
+    finally:
+        system.shutdown()
+
+
+@projections_app.command("run")
+def projections_run(name: Annotated[list[str] | None, typer.Option(help="only these read models")] = None,
+                    poll: float = 1.0) -> None:
+    """Follow the event logs and keep read models current (PostgreSQL); several may run at once."""
+    import logging
+    import signal
+    import threading
+
+    from projections.worker import ProjectionWorker
+
+    settings = Settings()
+    if not settings.postgres:
+        raise typer.BadParameter("projection workers need PostgreSQL; SQLite projects inline")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    system, stop = _system(), threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        ProjectionWorker(system.projector, settings.database_url, name, poll).run(stop)
     finally:
         system.shutdown()
 

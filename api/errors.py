@@ -73,6 +73,7 @@ def _unavailable(request: Request, error: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     import psycopg
     import psycopg_pool
+    from eventsourcing.persistence import PersistenceError
 
     app.add_exception_handler(domain.DomainError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
@@ -80,3 +81,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Unauthenticated, _unauthenticated)
     app.add_exception_handler(psycopg.OperationalError, _unavailable)
     app.add_exception_handler(psycopg_pool.PoolTimeout, _unavailable)
+    app.add_exception_handler(PersistenceError, _unavailable)

@@ -89,14 +89,16 @@ class _PostgresTx:
 class PostgresDatabase:
     dialect = "postgres"
 
-    def __init__(self, conninfo: str, schema: str, min_size: int = 1, max_size: int = 8):
+    def __init__(self, conninfo: str, schema: str, min_size: int = 1, max_size: int = 8,
+                 search_path: str | None = None):
         from psycopg.rows import dict_row
         from psycopg_pool import ConnectionPool
 
-        self.schema = schema
+        self.conninfo, self.schema = conninfo, schema
         self._pool = ConnectionPool(
-            conninfo, min_size=min_size, max_size=max_size, open=True,
-            kwargs={"row_factory": dict_row, "options": f"-c search_path={schema}"},
+            conninfo, min_size=min_size, max_size=max_size, open=True, timeout=10,
+            check=ConnectionPool.check_connection,
+            kwargs={"row_factory": dict_row, "options": f"-c search_path={search_path or schema}"},
         )
 
     @contextmanager
@@ -111,6 +113,20 @@ class PostgresDatabase:
     def connection(self):
         """A pooled connection for one transaction of raw statements (schema set-up)."""
         return self._pool.connection()
+
+    @contextmanager
+    def shadow(self, name: str) -> Iterator["PostgresDatabase"]:
+        """A scratch schema searched before ours: tables created through it land there."""
+        with self.transaction() as tx:
+            tx.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+            tx.execute(f'CREATE SCHEMA "{name}"')
+        shadow = PostgresDatabase(self.conninfo, name, max_size=2, search_path=f'"{name}","{self.schema}"')
+        try:
+            yield shadow
+        finally:
+            shadow.close()
+            with self.transaction() as tx:
+                tx.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
     def close(self) -> None:
         self._pool.close()

@@ -77,17 +77,21 @@ class Projector:
         return applied
 
     def _step(self, view: View, context: str) -> int:
-        app = self.sources[context]
         with self.db.transaction() as tx:
             tx.lock(f"view:{view.name}")
-            position = self._position(tx, view.name, context)
-            notifications = app.recorder.select_notifications(position + 1, BATCH)
-            for notification in notifications:
-                view.record(notification, app.mapper.to_domain_event(notification), tx, context)
-            if notifications:
-                view.finish_batch(tx, context, notifications[-1].id)
-                self._record(tx, view.name, context, notifications[-1].id)
-            return len(notifications)
+            return self._batch(tx, view, context)
+
+    def _batch(self, tx: Tx, view: View, context: str) -> int:
+        """Apply the next batch of one context's log to one view, inside the caller's transaction."""
+        app = self.sources[context]
+        position = self._position(tx, view.name, context)
+        notifications = app.recorder.select_notifications(position + 1, BATCH)
+        for notification in notifications:
+            view.record(notification, app.mapper.to_domain_event(notification), tx, context)
+        if notifications:
+            view.finish_batch(tx, context, notifications[-1].id)
+            self._record(tx, view.name, context, notifications[-1].id)
+        return len(notifications)
 
     def positions(self) -> dict[str, dict[str, int]]:
         rows = self.db.rows("SELECT view, context, position FROM tracking")
@@ -98,15 +102,37 @@ class Projector:
         return {c: app.recorder.max_notification_id() or 0 for c, app in self.sources.items()}
 
     def rebuild(self, views: Sequence[View] | None = None) -> int:
-        """Drop the views' rows and positions and apply every event again."""
+        """Build the views again from every event, beside the live ones, and switch atomically:
+        readers see the old rows or the new, never a half-built model."""
         views = list(views or [v for v in self.views if v.rebuilt_by_default])
-        with self.db.transaction() as tx:
+        if self.db.dialect == "postgres":
+            return sum(self._rebuild_beside(view) for view in views)
+        applied = 0
+        with self.db.transaction() as tx:  # SQLite: one transaction; WAL readers keep the old rows until commit
             for view in views:
-                tx.lock(f"view:{view.name}")
                 view.drop(tx)
                 view.create(tx)
                 tx.execute("DELETE FROM tracking WHERE view = %s", (view.name,))
-        return self.catch_up(views)
+                for context in self.sources:
+                    while (n := self._batch(tx, view, context)) > 0:
+                        applied += n
+        return applied
+
+    def _rebuild_beside(self, view: View) -> int:
+        """PostgreSQL: build in a scratch schema, then move the tables in under the view's lock."""
+        main = self.db.schema
+        scratch = f"{main}_rebuild_{view.name}"
+        with self.db.shadow(scratch) as shadow_db:
+            applied = Projector(shadow_db, self.sources, [view]).catch_up()
+            with self.db.transaction() as tx:
+                tx.lock(f"view:{view.name}")
+                for table in view.tables:
+                    tx.execute(f'DROP TABLE IF EXISTS "{main}"."{table}"')
+                    tx.execute(f'ALTER TABLE "{scratch}"."{table}" SET SCHEMA "{main}"')
+                tx.execute(f'DELETE FROM "{main}".tracking WHERE view = %s', (view.name,))
+                tx.execute(f'INSERT INTO "{main}".tracking SELECT * FROM "{scratch}".tracking WHERE view = %s',
+                           (view.name,))
+        return applied + self.catch_up([view])
 
     @staticmethod
     def _position(tx: Tx, view: str, context: str) -> int:

@@ -3,13 +3,15 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.routes.common import System
+from projections.worker import lag_seconds
 
 router = APIRouter(tags=["health"])
 
 
 def _lag(system) -> dict:
-    heads, positions = system.projector.heads(), system.projector.positions()
-    return {view: {c: {"position": p[c], "head": heads[c], "lag": max(0, heads[c] - p[c])} for c in heads}
+    heads, positions, ages = system.projector.heads(), system.projector.positions(), lag_seconds(system.projector)
+    return {view: {c: {"position": p[c], "head": heads[c], "lag": max(0, heads[c] - p[c]),
+                       "lag_seconds": ages[view][c]} for c in heads}
             for view, p in positions.items()}
 
 
@@ -20,15 +22,19 @@ def health() -> dict:
 
 @router.get("/ready")
 def ready(system: System):
-    lag = _lag(system)
-    return JSONResponse({"status": "ready", "projections": lag})
+    """Ready when the database answers; the body says how far each read model lags."""
+    return JSONResponse({"status": "ready", "projections": _lag(system)})
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(system: System) -> str:
-    lines = ["# TYPE linli_log_head gauge", "# TYPE linli_projection_lag_events gauge"]
+    lines = ["# TYPE linli_log_head gauge", "# TYPE linli_projection_position gauge",
+             "# TYPE linli_projection_lag_events gauge", "# TYPE linli_projection_lag_seconds gauge"]
     for view, contexts in _lag(system).items():
         for context, figures in contexts.items():
+            labels = f'view="{view}",context="{context}"'
             lines.append(f'linli_log_head{{context="{context}"}} {figures["head"]}')
-            lines.append(f'linli_projection_lag_events{{view="{view}",context="{context}"}} {figures["lag"]}')
+            lines.append(f"linli_projection_position{{{labels}}} {figures['position']}")
+            lines.append(f"linli_projection_lag_events{{{labels}}} {figures['lag']}")
+            lines.append(f"linli_projection_lag_seconds{{{labels}}} {figures['lag_seconds']}")
     return "\n".join(dict.fromkeys(lines)) + "\n"
