@@ -60,11 +60,12 @@ def seed(scale: Annotated[str, typer.Option(help="a fraction of Fuzhou, or 'fuzh
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn())
         with Progress(*columns, console=console) as progress:
-            for label, total, make in seeder.stages():
+            for label, total, make, app in seeder.stages():
                 task = progress.add_task(label, total=total)
-                for n in range(total):
-                    make(n)
-                    progress.advance(task)
+                with app.engine.batch():
+                    for n in range(total):
+                        make(n)
+                        progress.advance(task)
             task = progress.add_task("读模型 read models", total=None)
             system.projector.catch_up()
             progress.update(task, total=1, completed=1)
@@ -243,3 +244,7 @@ def audit_export(since: str | None = None, until: str | None = None,
                 stream.close()
     finally:
         system.shutdown()
+
+
+if __name__ == "__main__":
+    app()

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from eventsourcing.application import Application
+
 from api.wiring import Linli
 from domain.actors import Actor, Role
 from domain.city import CITY_TZ
@@ -52,15 +54,18 @@ class Seeder:
     def _id(self, kind: str, n: int) -> UUID:
         return uuid5(NAMESPACE_URL, f"linli-seed:{self.seed}:{kind}:{n}")
 
-    def stages(self) -> list[tuple[str, int, Callable[[int], None]]]:
-        c = self.counts
-        return [("网格 grids", c["grids"], self.grid), ("组织 organisations", c["organisations"], self.organisation),
-                ("党员 members", c["members"], self.member), ("需求 demands and claims", c["demands"], self.demand),
-                ("场地 venues and bookings", c["venues"], self.venue),
-                ("部门 departments", len(DEPARTMENTS), self.department),
-                ("惠企政策 policy items", POLICY_ITEMS, self.policy_item),
-                ("服务共享 shared services", c["services"], self.shared_service),
-                ("企业诉求 service requests", c["requests"], self.service_request)]
+    def stages(self) -> list[tuple[str, int, Callable[[int], None], Application]]:
+        """(label, count, make one, the application whose engine batches the stage's saves)."""
+        c, s = self.counts, self.system
+        return [("网格 grids", c["grids"], self.grid, s.registry),
+                ("组织 organisations", c["organisations"], self.organisation, s.registry),
+                ("党员 members", c["members"], self.member, s.registry),
+                ("需求 demands and claims", c["demands"], self.demand, s.demands),
+                ("场地 venues and bookings", c["venues"], self.venue, s.venues),
+                ("部门 departments", len(DEPARTMENTS), self.department, s.registry),
+                ("惠企政策 policy items", POLICY_ITEMS, self.policy_item, s.services),
+                ("服务共享 shared services", c["services"], self.shared_service, s.services),
+                ("企业诉求 service requests", c["requests"], self.service_request, s.services)]
 
     def grid(self, n: int) -> None:
         district = DISTRICTS[n % len(DISTRICTS)]
@@ -103,7 +108,7 @@ class Seeder:
         if claims and rng.random() < 0.3:
             self._serve(demand.id, owner, claims)
 
-    def _claims(self, n: int, demand_id: UUID, owner: Actor, needed: int) -> list[UUID]:
+    def _claims(self, n: int, demand_id: UUID, owner: Actor, needed: int) -> list[Claim]:
         """About claims/demands claims per demand; the owner confirms what fits, cancels a few."""
         per_demand = self.counts["claims"] / self.counts["demands"]
         confirmed = []
@@ -116,20 +121,24 @@ class Seeder:
                 if self.rng.random() < 0.05:
                     self.system.demands.act_on_claim(Meta(member), claim.id, "cancel")
                     continue
-                confirmed.append(claim.id)
+                confirmed.append(claim)
             except DomainError:
                 continue  # full, or this member already claimed: a real city has those too
         return confirmed
 
-    def _serve(self, demand_id: UUID, owner: Actor, claims: list[UUID]) -> None:
+    def _serve(self, demand_id: UUID, owner: Actor, claims: list[Claim]) -> None:
         demands = self.system.demands
-        demands.act_on_demand(Meta(owner), demand_id, "start")
-        for claim_id in claims:
-            if demands.get(claim_id, Claim).status != "confirmed":
-                continue
-            demands.act_on_claim(Meta(owner), claim_id, "check_in")
-            demands.act_on_claim(Meta(owner), claim_id, "complete", hours=float(self.rng.randint(1, 4)))
-            demands.act_on_claim(Meta(owner), claim_id, "verify", rating=self.rng.randint(3, 5))
+        try:
+            demands.act_on_demand(Meta(owner), demand_id, "start")
+        except DomainError:
+            return  # every claim was cancelled or is still pending
+        for claim in claims:
+            try:
+                demands.act_on_claim(Meta(owner), claim.id, "check_in")
+            except DomainError:
+                continue  # not confirmed (waitlisted or pending)
+            demands.act_on_claim(Meta(owner), claim.id, "complete", hours=float(self.rng.randint(1, 4)))
+            demands.act_on_claim(Meta(owner), claim.id, "verify", rating=self.rng.randint(3, 5))
         demands.act_on_demand(Meta(owner), demand_id, "fulfil")
         if self.rng.random() < 0.7:
             demands.act_on_demand(Meta(owner), demand_id, "close", rating=self.rng.randint(3, 5))

@@ -8,7 +8,8 @@ spinning forever.
 """
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 from uuid import UUID, uuid4
@@ -122,8 +123,44 @@ Policy = Callable[[Unit, object], None]
 class Engine:
     def __init__(self, app: Application, policies: Sequence[Policy] = ()):
         self.app, self.policies = app, tuple(policies)
+        self._batch: Unit | None = None
+        self._batch_size = 0
+
+    @contextmanager
+    def batch(self, size: int = 1000) -> Iterator[None]:
+        """Bulk loading (the seed): commands run as usual but their aggregates are saved together,
+        `size` aggregates per transaction. For a single writer only; a command that fails must
+        fail before it emits (as every command here checks first), or the batch is abandoned."""
+        self._batch, self._batch_size = Unit(self.app, Meta(SYSTEM)), size
+        try:
+            yield
+            self._flush()
+        finally:
+            self._batch = None
+
+    def _flush(self) -> None:
+        if self._batch is not None and self._batch.aggregates:
+            self.app.save(*self._batch.aggregates.values())
+            self._batch = Unit(self.app, self._batch.meta)
+
+    def _execute_in_batch(self, meta: Meta, command: Callable[[Unit], T]) -> Outcome[T]:
+        unit = self._batch
+        unit.meta = meta
+        emitted = sum(len(a._pending_events) for a in unit.aggregates.values())
+        try:
+            value = command(unit)
+        except DomainError:
+            if sum(len(a._pending_events) for a in unit.aggregates.values()) != emitted:
+                raise RuntimeError("a command failed after emitting events; the batch cannot continue") from None
+            raise
+        events = self._react(unit, unit.stamp(meta))
+        if len(unit.aggregates) >= self._batch_size:
+            self._flush()
+        return Outcome(value, None, events)
 
     def execute(self, meta: Meta, command: Callable[[Unit], T]) -> Outcome[T]:
+        if self._batch is not None:
+            return self._execute_in_batch(meta, command)
         for attempt in range(MAX_ATTEMPTS):
             unit = Unit(self.app, meta)
             value = command(unit)

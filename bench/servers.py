@@ -1,0 +1,78 @@
+"""Start and stop the servers under test as subprocesses, and read their peak memory."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+PEER_DIR = Path(__file__).resolve().parents[2] / "shared" / "peers"
+
+
+def _wait(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+class Process:
+    def __init__(self, args: list[str], env: dict, ready_url: str | None = None):
+        self.proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        if ready_url:
+            _wait(ready_url)
+
+    def peak_rss_mb(self) -> float:
+        """Peak resident memory (VmHWM) of the process and its children (uvicorn workers)."""
+        total = 0
+        for pid in [self.proc.pid, *_children(self.proc.pid)]:
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        total = max(total, int(line.split()[1]))
+            except OSError:
+                continue
+        return round(total / 1024, 1)
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().split(") ")[1].split()[1]) == pid:
+                    found += [int(entry.name), *_children(int(entry.name))]
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def linli(env: dict, port: int, workers: int, projections: str = "inline") -> Process:
+    args = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--projections", projections]
+    return Process(args, env, f"http://127.0.0.1:{port}/health")
+
+
+def projection_worker(env: dict) -> Process:
+    return Process([sys.executable, "-m", "api.cli", "projections", "run", "--poll", "0.5"], env)
+
+
+def peer(dsn: str, port: int, workers: int) -> Process:
+    args = [sys.executable, "-m", "uvicorn", "crud_claims:app", "--app-dir", str(PEER_DIR), "--host", "127.0.0.1",
+            "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+    return Process(args, {"PEER_DATABASE_URL": dsn}, f"http://127.0.0.1:{port}/docs")
