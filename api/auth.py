@@ -8,11 +8,15 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from domain.actors import Actor, Role
+from domain.errors import ForbiddenError
 from projections.db import Database
 
 TOKENS_DDL = """CREATE TABLE IF NOT EXISTS tokens (
     hash TEXT PRIMARY KEY, role TEXT NOT NULL, subject_id TEXT NOT NULL, name TEXT NOT NULL,
     created_at TEXT NOT NULL)"""
+
+
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def _hash(token: str) -> str:
@@ -42,6 +46,13 @@ class Unauthenticated(Exception):
 
 
 def optional_actor(request: Request) -> Actor | None:
+    actor = _actor(request)
+    if actor is not None and actor.role is Role.AUDITOR and request.method not in READ_METHODS:
+        raise ForbiddenError("auditors read; nothing they do changes state")
+    return actor
+
+
+def _actor(request: Request) -> Actor | None:
     header = request.headers.get("Authorization")
     if header is None:
         return None

@@ -177,7 +177,7 @@ class Demand(Record):
     def note_claim(self, claim_id: str, claimant: str, headcount: int, status: str) -> None:
         """Record a claim's new status here, so capacity is decided on the demand's version."""
         if status in LIVE:
-            self._claim_noted(claim_id=claim_id, claimant=claimant, headcount=headcount, status=status)
+            self._claim_noted(claim_id=claim_id, claimant=claimant, headcount=headcount, claim_status=status)
         elif claim_id in self.claims:
             self._claim_dropped(claim_id=claim_id)
 
@@ -270,17 +270,19 @@ class Demand(Record):
         self.status = status
 
     class ClaimNoted(Record.Event):
+        """A claim on this demand changed (its status is the claim's, not the demand's)."""
+
         claim_id: str
         claimant: str
         headcount: int
-        status: str
+        claim_status: str
 
     @event(ClaimNoted)
-    def _claim_noted(self, claim_id: str, claimant: str, headcount: int, status: str) -> None:
-        self.claims[claim_id] = {"claimant": claimant, "headcount": headcount, "status": status}
-        if status == "waitlisted" and claim_id not in self.waitlist:
+    def _claim_noted(self, claim_id: str, claimant: str, headcount: int, claim_status: str) -> None:
+        self.claims[claim_id] = {"claimant": claimant, "headcount": headcount, "status": claim_status}
+        if claim_status == "waitlisted" and claim_id not in self.waitlist:
             self.waitlist.append(claim_id)
-        elif status != "waitlisted" and claim_id in self.waitlist:
+        elif claim_status != "waitlisted" and claim_id in self.waitlist:
             self.waitlist.remove(claim_id)
 
     class ClaimDropped(Record.Event):

@@ -14,14 +14,14 @@ from functools import singledispatchmethod
 from domain import sla
 from domain.booking import Booking
 from domain.claim import Claim
-from domain.demand import Demand
+from domain.demand import SEATED, Demand
 from domain.service_item import ServiceItem
 from domain.service_request import ServiceRequest
 from projections.db import Database, Tx
 from projections.projector import View, iso
 
 ENDS_DEMAND_WAIT = (Demand.Started, Demand.Withdrawn, Demand.Expired, Demand.Fulfilled)
-ENDS_CLAIM_WAIT = (Claim.CheckedIn, Claim.Cancelled, Claim.MarkedNoShow, Claim.Declined)
+ENDS_CLAIM_WAIT = (Claim.CheckedIn, Claim.Declined)
 BOOKING_KINDS = ("booking.expire", "booking.no_show", "booking.complete")
 
 
@@ -65,6 +65,20 @@ class Deadlines(View):
     @apply.register
     def _(self, event: Demand.Approved, tx: Tx, context: str) -> None:
         self._set(tx, event, context, "demand.expire", self._subject(tx, event.originator_id)["claim_deadline"])
+
+    @apply.register
+    def _(self, event: Demand.Reopened, tx: Tx, context: str) -> None:
+        """Reopened with seats free again: it may expire once more if nobody stays confirmed."""
+        self._set(tx, event, context, "demand.expire", self._subject(tx, event.originator_id)["claim_deadline"])
+
+    @apply.register(Claim.Cancelled)
+    @apply.register(Claim.MarkedNoShow)
+    def _(self, event, tx: Tx, context: str) -> None:
+        self._drop(tx, event, "claim.no_show")
+        if isinstance(event, Claim.Cancelled) and event.was in SEATED:
+            demand_id = self._subject(tx, event.originator_id)["demand_id"]
+            demand = self._subject(tx, demand_id)
+            self._set(tx, event, context, "demand.expire", demand["claim_deadline"], aggregate_id=demand_id)
 
     @apply.register
     def _(self, event: Claim.Made, tx: Tx, context: str) -> None:
@@ -157,11 +171,13 @@ class Deadlines(View):
         return tx.rows("SELECT * FROM deadline_subjects WHERE id = %s", (str(subject_id),))[0]
 
     @staticmethod
-    def _set(tx: Tx, event, context: str, kind: str, due_at: str) -> None:
+    def _set(tx: Tx, event, context: str, kind: str, due_at: str, aggregate_id: str | None = None) -> None:
+        """A deadline on the event's aggregate (or another one it affects), caused by the event."""
         tx.execute(
             "INSERT INTO deadlines (aggregate_id, kind, context, due_at, cause) VALUES (%s, %s, %s, %s, %s) "
             "ON CONFLICT (aggregate_id, kind) DO UPDATE SET due_at = excluded.due_at, cause = excluded.cause",
-            (str(event.originator_id), kind, context, due_at, f"{event.originator_id}:{event.originator_version}"),
+            (aggregate_id or str(event.originator_id), kind, context, due_at,
+             f"{event.originator_id}:{event.originator_version}"),
         )
 
     @staticmethod
