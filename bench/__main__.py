@@ -186,7 +186,28 @@ def _queries(base: str, world, repeat: int) -> dict:
         "department queue": f"/departments/{world.dept_id}/queue",
         "audit history": f"/audit/aggregates/{world.audit_target}/history",
     }
-    return {name: load.latency(base, [path], admin, repeat) for name, path in paths.items()}
+    figures = {name: load.latency(base, [path], admin, repeat) for name, path in paths.items()}
+    figures["audit events page"] = _audit_pages(base, admin)
+    return figures
+
+
+def _audit_pages(base: str, admin: dict) -> dict:
+    """/audit/events at 100 rows a page: 100 pages followed by cursor from the start, then 100 from random cursors."""
+    import random
+
+    import httpx
+
+    paths, after = [], 0
+    with httpx.Client(base_url=base, headers=admin, timeout=30) as client:
+        for _ in range(100):
+            page = client.get("/audit/events", params={"limit": 100, "after": after}).json()
+            paths.append(f"/audit/events?limit=100&after={after}")
+            if page["next_after"] is None:
+                break
+            after = page["next_after"]
+    rng = random.Random(1)
+    paths += [f"/audit/events?limit=100&after={rng.randrange(0, after + 1)}" for _ in range(100)]
+    return load.latency(base, paths, admin, 1)
 
 
 def main(argv: list[str] | None = None) -> dict:
