@@ -33,12 +33,19 @@ class AuditIndex(View):
         "CREATE INDEX IF NOT EXISTS audit_events_at ON audit_events (at, seq)",
     )
 
+    def __init__(self):
+        self._next_seq = 0
+
     def apply(self, event, tx: Tx, context: str) -> None:
         """The index needs the log position: see `record`."""
 
+    def begin_batch(self, tx: Tx, context: str) -> None:
+        """Read the numbering once per batch; the view's lock keeps other writers out meanwhile."""
+        self._next_seq = tx.rows("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM audit_events")[0]["seq"]
+
     def record(self, notification, event, tx: Tx, context: str) -> None:
         meta = getattr(event, "meta", None) or {}
-        seq = tx.rows("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM audit_events")[0]["seq"]
+        seq, self._next_seq = self._next_seq, self._next_seq + 1
         tx.execute(
             "INSERT INTO audit_events (seq, context, position, aggregate_id, version, type, at, actor_id, actor_role, "
             "correlation_id, causation_id, reason, data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",

@@ -48,14 +48,18 @@ class AuditChain(View):
 
     def __init__(self, key: bytes | None):
         self.key = key
+        self._previous = GENESIS
+
+    def begin_batch(self, tx: Tx, context: str) -> None:
+        """Read the chain's head once per batch; the view's lock keeps other writers out meanwhile."""
+        rows = tx.rows("SELECT hash FROM audit_chain WHERE context = %s ORDER BY position DESC LIMIT 1", (context,))
+        self._previous = rows[0]["hash"] if rows else GENESIS
 
     def apply(self, event, tx: Tx, context: str) -> None:
         """The chain needs the stored form: see `record`."""
 
     def record(self, notification, event, tx: Tx, context: str) -> None:
-        rows = tx.rows("SELECT hash FROM audit_chain WHERE context = %s ORDER BY position DESC LIMIT 1", (context,))
-        previous = rows[0]["hash"] if rows else GENESIS
-        digest = entry_hash(previous, notification.id, str(notification.originator_id),
+        digest = self._previous = entry_hash(self._previous, notification.id, str(notification.originator_id),
                             notification.originator_version, notification.topic, bytes(notification.state))
         tx.execute("INSERT INTO audit_chain (context, position, hash) VALUES (%s, %s, %s)",
                    (context, notification.id, digest))

@@ -39,6 +39,9 @@ class View(ABC):
         """Views that need the stored form (position, topic, bytes) override this."""
         self.apply(event, tx, context)
 
+    def begin_batch(self, tx: Tx, context: str) -> None:
+        """Called before each batch, in the batch's transaction (views may cache what it reads)."""
+
     def finish_batch(self, tx: Tx, context: str, position: int) -> None:
         """Called once after each batch, in the batch's transaction."""
 
@@ -86,6 +89,8 @@ class Projector:
         app = self.sources[context]
         position = self._position(tx, view.name, context)
         notifications = app.recorder.select_notifications(position + 1, BATCH)
+        if notifications:
+            view.begin_batch(tx, context)
         for notification in notifications:
             view.record(notification, app.mapper.to_domain_event(notification), tx, context)
         if notifications:
