@@ -95,7 +95,7 @@ class Booking(Record):
 
     def no_show(self, by: Actor, now: datetime, grace: timedelta) -> None:
         status = self._decide("no_show", by)
-        self._guard(now >= self.starts_at + grace, "no_show", by, "no-show comes only after the start plus grace")
+        self._guard(now > self.starts_at + grace, "no_show", by, "no-show comes only after the start plus grace")
         self._marked_no_show(status=status)
 
     def expire(self, by: Actor, now: datetime) -> None:

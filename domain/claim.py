@@ -97,7 +97,7 @@ class Claim(Record):
 
     def no_show(self, by: Actor, now: datetime, starts_at: datetime, grace: timedelta) -> None:
         status = self._decide("no_show", by)
-        self._guard(now >= starts_at + grace, "no_show", by, "no-show may be marked only after the start plus grace")
+        self._guard(now > starts_at + grace, "no_show", by, "no-show may be marked only after the start plus grace")
         self._marked_no_show(status=status)
 
     # -- events -----------------------------------------------------------------------------

@@ -88,7 +88,8 @@ def stored_entries(app, batch: int = 1000) -> Iterator[tuple]:
     while True:
         notifications = app.recorder.select_notifications(start, batch)
         for n in notifications:
-            yield n.id, str(n.originator_id), n.originator_version, n.topic, bytes(n.state)
+            state = n.state if isinstance(n.state, bytes) else str(n.state).encode()  # tampered rows may be text
+            yield n.id, str(n.originator_id), n.originator_version, n.topic, state
         if len(notifications) < batch:
             return
         start = notifications[-1].id + 1

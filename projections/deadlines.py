@@ -23,6 +23,7 @@ from projections.projector import View, iso
 ENDS_DEMAND_WAIT = (Demand.Started, Demand.Withdrawn, Demand.Expired, Demand.Fulfilled)
 ENDS_CLAIM_WAIT = (Claim.CheckedIn, Claim.Declined)
 BOOKING_KINDS = ("booking.expire", "booking.no_show", "booking.complete")
+JUST_AFTER = timedelta(seconds=1)  # no-show comes once start + grace has passed: check-in is open until then
 
 
 class Deadlines(View):
@@ -92,7 +93,8 @@ class Deadlines(View):
 
     def _no_show_at_start(self, tx: Tx, context: str, event, demand_id: str) -> None:
         starts_at = self._subject(tx, demand_id)["starts_at"]
-        self._set(tx, event, context, "claim.no_show", iso(datetime.fromisoformat(starts_at) + self.grace))
+        self._set(tx, event, context, "claim.no_show",
+                  iso(datetime.fromisoformat(starts_at) + self.grace + JUST_AFTER))
 
     # -- bookings --------------------------------------------------------------------------------
     @apply.register
@@ -109,7 +111,7 @@ class Deadlines(View):
             self._set(tx, event, context, "booking.expire", times["starts_at"])
         elif status == "confirmed":
             self._set(tx, event, context, "booking.no_show",
-                      iso(datetime.fromisoformat(times["starts_at"]) + self.grace))
+                      iso(datetime.fromisoformat(times["starts_at"]) + self.grace + JUST_AFTER))
         elif status == "checked_in":
             self._set(tx, event, context, "booking.complete", times["ends_at"])
 
