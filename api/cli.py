@@ -53,16 +53,18 @@ def seed(scale: Annotated[str, typer.Option(help="a fraction of Fuzhou, or 'fuzh
     fraction = 1.0 if scale == "fuzhou" else float(scale)
     system = _system()
     try:
-        if if_empty and not system.is_empty():
-            console.print("store already holds a city; not seeding")
-            return
+        if not system.is_empty():
+            console.print("store already holds a city; not seeding (seed into an empty store)")
+            if if_empty:
+                return
+            raise typer.Exit(1)
         seeder, started = Seeder(system, fraction, seed), time.perf_counter()
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn())
         with Progress(*columns, console=console) as progress:
             for label, total, make, app in seeder.stages():
                 task = progress.add_task(label, total=total)
-                with app.engine.batch():
+                with app.engine.batch(into_empty_store=True):
                     for n in range(total):
                         make(n)
                         progress.advance(task)

@@ -50,7 +50,7 @@ def _seed(settings: Settings, scale: str) -> dict:
     try:
         seeder, started = Seeder(system, 1.0 if scale == "fuzhou" else float(scale)), time.perf_counter()
         for _, total, make, app in seeder.stages():
-            with app.engine.batch():
+            with app.engine.batch(into_empty_store=True):
                 for n in range(total):
                     make(n)
         seeded = time.perf_counter() - started

@@ -71,18 +71,41 @@ class Projector:
         return next(v for v in self.views if v.name == name)
 
     def catch_up(self, views: Sequence[View] | None = None) -> int:
-        """Apply every event not yet applied, for each view and context; returns how many."""
-        applied = 0
-        for view in views or self.views:
-            for context in self.sources:
-                while (n := self._step(view, context)) > 0:
-                    applied += n
-        return applied
+        """Apply every event not yet applied, for each view and context; returns how many
+        events were read. Each batch is read and decoded once, then applied view by view."""
+        views, read = list(views or self.views), 0
+        for context in self.sources:
+            while True:
+                behind = self.positions_of(views, context)
+                start = min(behind.values()) + 1
+                notifications = self.sources[context].recorder.select_notifications(start, BATCH)
+                if not notifications:
+                    break
+                decoded = [(n, self.sources[context].mapper.to_domain_event(n)) for n in notifications]
+                for view in views:
+                    if behind[view.name] < notifications[-1].id:
+                        self._apply(view, context, decoded)
+                read += len(notifications)
+        return read
 
-    def _step(self, view: View, context: str) -> int:
+    def positions_of(self, views: Sequence[View], context: str) -> dict[str, int]:
+        rows = self.db.rows("SELECT view, position FROM tracking WHERE context = %s", (context,))
+        found = {r["view"]: r["position"] for r in rows}
+        return {v.name: found.get(v.name, 0) for v in views}
+
+    def _apply(self, view: View, context: str, decoded: list) -> None:
+        """Apply what this view has not yet seen of a decoded batch, under its lock."""
         with self.db.transaction() as tx:
             tx.lock(f"view:{view.name}")
-            return self._batch(tx, view, context)
+            position = self._position(tx, view.name, context)
+            fresh = [(n, e) for n, e in decoded if n.id > position]
+            if not fresh:
+                return
+            view.begin_batch(tx, context)
+            for notification, event in fresh:
+                view.record(notification, event, tx, context)
+            view.finish_batch(tx, context, fresh[-1][0].id)
+            self._record(tx, view.name, context, fresh[-1][0].id)
 
     def _batch(self, tx: Tx, view: View, context: str) -> int:
         """Apply the next batch of one context's log to one view, inside the caller's transaction."""

@@ -79,6 +79,8 @@ class Unit:
     def __init__(self, app: Application, meta: Meta):
         self.app, self.meta = app, meta
         self.aggregates: dict[UUID, Aggregate] = {}
+        self.touched: dict[UUID, Aggregate] = {}  # by the current command (a batch holds many commands)
+        self.known_new: Callable[[UUID], bool] | None = None  # bulk load into an empty store: skip lookups
         self._stamped: set[int] = set()
 
     def get(self, aggregate_id: UUID | str, kind: type[A]) -> A:
@@ -88,22 +90,28 @@ class Unit:
         aggregate = self.aggregates[aggregate_id]
         if not isinstance(aggregate, kind):
             raise NotFoundError(f"no {kind.__name__.lower()} {aggregate_id}")
+        self.touched[aggregate_id] = aggregate
         return aggregate
 
     def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        if aggregate_id not in self.aggregates and self.known_new is not None and self.known_new(aggregate_id):
+            return None
         try:
             return self.get(aggregate_id, kind)
         except NotFoundError:
             return None
 
     def add(self, aggregate: A) -> A:
-        self.aggregates[aggregate.id] = aggregate
+        self.aggregates[aggregate.id] = self.touched[aggregate.id] = aggregate
         return aggregate
+
+    def pending(self) -> int:
+        return sum(len(a._pending_events) for a in self.touched.values())
 
     def stamp(self, meta: Meta) -> list:
         """Put `meta` on the events emitted since the last stamp and return them in order."""
         new = []
-        for aggregate in self.aggregates.values():
+        for aggregate in self.touched.values():
             for event in aggregate._pending_events:
                 if id(event) not in self._stamped:
                     self._stamped.add(id(event))
@@ -125,32 +133,43 @@ class Engine:
         self.app, self.policies = app, tuple(policies)
         self._batch: Unit | None = None
         self._batch_size = 0
+        self._saved: set[UUID] | None = None
 
     @contextmanager
-    def batch(self, size: int = 1000) -> Iterator[None]:
+    def batch(self, size: int = 1000, into_empty_store: bool = False) -> Iterator[None]:
         """Bulk loading (the seed): commands run as usual but their aggregates are saved together,
         `size` aggregates per transaction. For a single writer only; a command that fails must
-        fail before it emits (as every command here checks first), or the batch is abandoned."""
-        self._batch, self._batch_size = Unit(self.app, Meta(SYSTEM)), size
+        fail before it emits (as every command here checks first), or the batch is abandoned.
+        Into an empty store, an id this batch has not saved is known not to exist, which spares
+        a lookup per create."""
+        self._saved: set[UUID] | None = set() if into_empty_store else None
+        self._batch, self._batch_size = self._new_batch_unit(Meta(SYSTEM)), size
         try:
             yield
             self._flush()
         finally:
             self._batch = None
 
+    def _new_batch_unit(self, meta: Meta) -> Unit:
+        unit = Unit(self.app, meta)
+        if self._saved is not None:
+            unit.known_new = lambda aggregate_id: aggregate_id not in self._saved
+        return unit
+
     def _flush(self) -> None:
         if self._batch is not None and self._batch.aggregates:
             self.app.save(*self._batch.aggregates.values())
-            self._batch = Unit(self.app, self._batch.meta)
+            if self._saved is not None:
+                self._saved.update(self._batch.aggregates)
+            self._batch = self._new_batch_unit(self._batch.meta)
 
     def _execute_in_batch(self, meta: Meta, command: Callable[[Unit], T]) -> Outcome[T]:
         unit = self._batch
-        unit.meta = meta
-        emitted = sum(len(a._pending_events) for a in unit.aggregates.values())
+        unit.meta, unit.touched = meta, {}
         try:
             value = command(unit)
         except DomainError:
-            if sum(len(a._pending_events) for a in unit.aggregates.values()) != emitted:
+            if unit.stamp(meta):
                 raise RuntimeError("a command failed after emitting events; the batch cannot continue") from None
             raise
         events = self._react(unit, unit.stamp(meta))
