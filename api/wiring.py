@@ -1,6 +1,8 @@
 """Builds the running system from settings: the context applications, the read-model store,
 the projector, the timers. Nothing here runs at import time; the app factory, the CLI and
 the tests each build one `Linli`."""
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import unquote, urlparse
 
@@ -66,10 +68,11 @@ class Linli:
         self.settings, self.clock = settings, clock or SystemClock()
         grace = timedelta(minutes=settings.grace_minutes)
         self.db = open_database(settings)
-        self.registry = Registry(env=event_store_env(settings, "registry"))
-        self.demands = Demands(env=event_store_env(settings, "demands"), clock=self.clock, grace=grace)
-        self.venues = Venues(env=event_store_env(settings, "venues"), clock=self.clock, grace=grace)
-        self.services = Services(env=event_store_env(settings, "services"), clock=self.clock)
+        with self._startup_lock():
+            self.registry = Registry(env=event_store_env(settings, "registry"))
+            self.demands = Demands(env=event_store_env(settings, "demands"), clock=self.clock, grace=grace)
+            self.venues = Venues(env=event_store_env(settings, "venues"), clock=self.clock, grace=grace)
+            self.services = Services(env=event_store_env(settings, "services"), clock=self.clock)
         self.contexts: dict[str, Application] = {"registry": self.registry, "demands": self.demands,
                                                  "venues": self.venues, "services": self.services}
         self.audit_key = settings.audit_key.get_secret_value().encode() if settings.audit_key else None
@@ -82,6 +85,20 @@ class Linli:
         self.idempotency = IdempotencyStore(self.db)
         self.timers = Timers({"demands": self.demands, "venues": self.venues, "services": self.services},
                              DueDeadlines(self.db), self.clock, after=self.project)
+
+    @contextmanager
+    def _startup_lock(self) -> Iterator[None]:
+        """Processes starting together (uvicorn workers, a projection worker) would race on the
+        library's CREATE OR REPLACE FUNCTION; on PostgreSQL they take turns."""
+        if not self.settings.postgres:
+            yield
+            return
+        with self.db.connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtext('linli:startup'))")
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext('linli:startup'))")
 
     def _protect_history(self, schema: str) -> None:
         from api.append_only import protect

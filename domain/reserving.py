@@ -50,5 +50,5 @@ def act(venue: Venue, day: VenueDay, booking: Booking, trigger: str, by: Actor, 
         booking.expire(by, now=now)
     else:
         booking.lifecycle.decide(booking.status, trigger, booking.relations(by))
-    if held and booking.status in ("cancelled", "no_show"):
-        day.release(str(booking.id))
+    if held and booking.status not in HOLDS_SLOT:
+        day.release(str(booking.id))  # cancelled, no-show or completed: the rest of the slot is free

@@ -1,0 +1,277 @@
+"""Two timer loops racing on PostgreSQL over the same overdue deadlines.
+
+Acceptance (DESIGN §2 "Time"): timers fire exactly once — two timer loops running at once on
+PostgreSQL produce one `no_show` / `expire` event per booking; and likewise one `Expired`
+per demand whose claim deadline passed with nobody confirmed and one `MarkedNoShow` per
+confirmed claim nobody checked into.
+
+Each round the parent, on its own system and clock, prepares through the workflows (the
+deadlines read model is fed by the parent's projector):
+- 20 confirmed bookings on 4 venues without approval (5 each, none checked in) → no_show;
+- 20 requested bookings on 4 venues requiring approval → expire;
+- 5 checked-in bookings on a venue without approval → complete (at their end);
+- 10 open demands nobody claimed → expire at their claim deadline;
+- 10 open demands with one confirmed claim each → the claim is a no-show; the demand's own
+  expiry deadline fires too but must do nothing (it has a confirmed claim).
+Two spawned processes, each with its own system (own pools, own FakeClock, set past every
+deadline with `system.clock.set`), wait on one Barrier and run `timers.tick()` three times
+each. The parent then reads every context's notification log (the event store, not a read
+model) and counts per aggregate. The round is repeated on fresh aggregates 10 days later.
+
+Pools stay small (PostgreSQL allows 100 connections and other suites share the server): the
+parent runs with pool_size=2, each process with pool_size=1; processes build their systems one
+at a time (see test_slot_race: building several at one instant is a separate, known failure).
+"""
+import multiprocessing
+import queue
+import random
+import time
+import traceback
+from collections import Counter
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
+
+import pytest
+
+from domain.actors import Actor, Role
+from domain.booking import Booking
+from domain.claim import Claim
+from domain.demand import Demand
+from domain.schedule import VenueDay, day_id
+from domain.venue import CITY_TZ
+from tests.support import START, new_system
+from workflows.engine import Meta
+
+pytestmark = pytest.mark.postgres
+
+PROCESSES = 2
+ROUNDS = 2
+TICKS = 3
+WORKER_POOL_SIZE = 1
+TIMEOUT = 180
+ROUND_GAP = timedelta(days=10)
+LATE = timedelta(days=5)  # after the round's base time: past every deadline of the round
+
+OWNER = Actor("org-timer-owner", Role.ORG)
+ADMIN = Actor("admin", Role.ADMIN)
+MEMBERS = [Actor(f"member-timer-{n}", Role.MEMBER) for n in range(10)]
+
+
+# -- the timer processes -----------------------------------------------------------------------------
+def _start_system(pg_url: str, schema: str):
+    """This process's own system; when the shared server is full, wait and try again."""
+    for _ in range(40):
+        try:
+            return new_system(database_url=pg_url, database_schema=schema, pool_size=WORKER_POOL_SIZE)
+        except Exception as error:  # noqa: BLE001
+            if not any(full in str(error) for full in ("too many clients", "couldn't get a connection")):
+                raise
+            time.sleep(1 + random.random())
+    raise RuntimeError("PostgreSQL stayed full for a minute")
+
+
+def _timer_loop(index: int, pg_url: str, schema: str, startup, barrier, tasks, results) -> None:
+    """Per task: set this process's clock, wait for the other loop, run the timers TICKS times."""
+    system = None
+    try:
+        with startup:
+            system = _start_system(pg_url, schema)
+        results.put(("ready", index, None))
+        while (when := tasks.get()) is not None:
+            system.clock.set(when)
+            barrier.wait(timeout=TIMEOUT)
+            fired = [system.timers.tick() for _ in range(TICKS)]
+            results.put(("done", index, fired))
+    except BaseException:  # noqa: BLE001 - report everything to the parent
+        results.put(("error", index, traceback.format_exc()))
+    finally:
+        if system is not None:
+            system.shutdown()
+
+
+class TimerLoops:
+    def __init__(self, pg_url: str, schema: str):
+        ctx = multiprocessing.get_context("spawn")
+        self.startup, self.barrier, self.results = ctx.Lock(), ctx.Barrier(PROCESSES), ctx.Queue()
+        self.tasks = [ctx.Queue() for _ in range(PROCESSES)]
+        self.procs = [ctx.Process(target=_timer_loop, daemon=True,
+                                  args=(i, pg_url, schema, self.startup, self.barrier, self.tasks[i],
+                                        self.results))
+                      for i in range(PROCESSES)]
+
+    def __enter__(self) -> "TimerLoops":
+        for p in self.procs:
+            p.start()
+        self._collect("ready")
+        return self
+
+    def _collect(self, kind: str) -> dict[int, object]:
+        found, waited = {}, 0
+        while len(found) < PROCESSES:
+            try:
+                got, index, payload = self.results.get(timeout=1)
+            except queue.Empty:
+                waited += 1
+                dead = [i for i, p in enumerate(self.procs) if p.exitcode is not None and i not in found]
+                if dead or waited > TIMEOUT:
+                    self.barrier.abort()
+                    pytest.fail(f"timer processes {dead} died / no answer in {waited}s (got {sorted(found)})")
+                continue
+            if got == "error":
+                self.barrier.abort()
+                pytest.fail(f"timer process {index} failed:\n{payload}")
+            assert got == kind, (got, index)
+            found[index] = payload
+        return found
+
+    def tick_at(self, when: datetime) -> dict[int, list[int]]:
+        for q in self.tasks:
+            q.put(when)
+        return self._collect("done")
+
+    def __exit__(self, *exc) -> None:
+        for q in self.tasks:
+            q.put(None)
+        for p in self.procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=5)
+
+
+# -- preparing a round in the parent -------------------------------------------------------------------
+def local(day, hhmm: str) -> datetime:
+    return datetime.combine(day, datetime.strptime(hhmm, "%H:%M").time(), CITY_TZ)
+
+
+def share_venue(system, requires_approval: bool) -> UUID:
+    venue_id = uuid4()
+    system.venues.share_venue(Meta(OWNER), venue_id, OWNER.id, name="鼓楼区党群服务中心多功能厅", address="鼓楼区东街1号",
+                              grid_id="grid-1", capacity=50, opens_at="08:00", closes_at="21:00",
+                              requires_approval=requires_approval, min_notice_hours=2, max_advance_days=30,
+                              cancel_lock_hours=24, blackouts=[])
+    return venue_id
+
+
+def book(system, venue_id: UUID, by: Actor, day, slot: tuple[str, str], status: str) -> UUID:
+    booking_id = uuid4()
+    outcome = system.venues.book(Meta(by), booking_id, venue_id, local(day, slot[0]), local(day, slot[1]), 10,
+                                 "支部主题党日活动")
+    assert outcome.value.status == status
+    return booking_id
+
+
+def post_open_demand(system, base: datetime, n: int) -> UUID:
+    demand_id = uuid4()
+    deadline = base + timedelta(days=1, minutes=n)
+    starts_at = base + timedelta(days=2, minutes=n)
+    system.demands.post_demand(Meta(OWNER), demand_id, OWNER.id, title="社区助老志愿服务", description="陪伴老人",
+                               category="助老服务", grid_id="grid-1", needed=2, claim_deadline=deadline,
+                               starts_at=starts_at, ends_at=starts_at + timedelta(hours=3),
+                               auto_confirm=False)
+    system.demands.act_on_demand(Meta(OWNER), demand_id, "submit")
+    assert system.demands.act_on_demand(Meta(ADMIN), demand_id, "approve").value.status == "open"
+    return demand_id
+
+
+SLOTS = [("09:00", "10:00"), ("10:30", "11:30"), ("12:00", "13:00"), ("14:00", "15:00"), ("16:00", "17:00")]
+
+
+def prepare_round(system, base: datetime) -> dict[str, list[UUID]]:
+    """The round's aggregates, by what the timers must do to them. `base` is the parent's clock."""
+    system.clock.set(base)
+    day = (base.astimezone(CITY_TZ) + timedelta(days=2)).date()
+    made: dict[str, list[UUID]] = {"no_show": [], "expire": [], "complete": [], "demand_expire": [],
+                                   "claim_no_show": [], "demand_kept": []}
+    for v in range(4):
+        open_venue, approval_venue = share_venue(system, False), share_venue(system, True)
+        for k, slot in enumerate(SLOTS):
+            member = MEMBERS[(v * 5 + k) % len(MEMBERS)]
+            made["no_show"].append(book(system, open_venue, member, day, slot, "confirmed"))
+            made["expire"].append(book(system, approval_venue, member, day, slot, "requested"))
+    used_venue = share_venue(system, False)
+    for k, slot in enumerate(SLOTS):
+        made["complete"].append(book(system, used_venue, MEMBERS[k], day, slot, "confirmed"))
+    for n in range(10):
+        made["demand_expire"].append(post_open_demand(system, base, n))
+        kept = post_open_demand(system, base, 100 + n)
+        claim_id = uuid4()
+        system.demands.make_claim(Meta(MEMBERS[n]), claim_id, kept)
+        assert system.demands.act_on_claim(Meta(OWNER), claim_id, "confirm").value.status == "confirmed"
+        made["demand_kept"].append(kept)
+        made["claim_no_show"].append(claim_id)
+    # check in the used venue's bookings at their start (the clock walks forward through the day)
+    for booking_id, slot in zip(made["complete"], SLOTS, strict=True):
+        system.clock.set(local(day, slot[0]))
+        outcome = system.venues.act_on_booking(Meta(MEMBERS[made["complete"].index(booking_id)]), booking_id,
+                                               "check_in")
+        assert outcome.value.status == "checked_in"
+    system.project()  # the deadlines read model, which the timer processes read
+    return made
+
+
+# -- reading what was stored ---------------------------------------------------------------------------
+def stored_events(system) -> list:
+    events = []
+    for app in (system.venues, system.demands):
+        events += [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(1, 1_000_000)]
+    return events
+
+
+def test_two_timer_loops_fire_each_deadline_exactly_once(pg_url, pg_schema):
+    system = new_system(database_url=pg_url, database_schema=pg_schema, pool_size=2)
+    try:
+        with TimerLoops(pg_url, pg_schema) as loops:
+            for r in range(ROUNDS):
+                base = START + r * ROUND_GAP
+                made = prepare_round(system, base)
+                late = base + LATE
+                assert system.timers.deadlines.due(base, limit=1000) == []  # nothing of this round due yet
+
+                fired = loops.tick_at(late)
+
+                events = stored_events(system)
+                count = Counter((type(e), e.originator_id) for e in events)
+                expect = {Booking.MarkedNoShow: made["no_show"], Booking.Expired: made["expire"],
+                          Booking.Completed: made["complete"], Demand.Expired: made["demand_expire"],
+                          Claim.MarkedNoShow: made["claim_no_show"]}
+                for kind, ids in expect.items():
+                    counts = {i: count[(kind, i)] for i in ids}
+                    assert set(counts.values()) == {1}, f"round {r}: {kind.__qualname__} each {counts}"
+                assert all(count[(Demand.Expired, i)] == 0 for i in made["demand_kept"]), f"round {r}"
+                # and none on anything else: a loop that lost a race re-decided and did nothing
+                timer_kinds = tuple(expect)
+                this_round = {i for ids in made.values() for i in ids}
+                total = sum(len(ids) for ids in expect.values())
+                assert sum(map(sum, fired.values())) == total, f"round {r}: fired {fired}, expected {total}"
+                assert sum(isinstance(e, timer_kinds) for e in events) == total * (r + 1)
+
+                # every timer event names the system as actor and the event that set its deadline as cause
+                for e in events:
+                    if isinstance(e, timer_kinds) and e.originator_id in this_round:
+                        assert e.meta["actor_role"] == "system" and e.meta["actor_id"] == "system", e.meta
+                        cause = f"{e.originator_id}:{e.originator_version - 1}"
+                        assert e.meta["causation_id"] == cause, e.meta
+
+                # the stored states agree, and the no-shows' slots were released exactly once
+                for kind, status in (("no_show", "no_show"), ("expire", "expired"),
+                                     ("complete", "completed")):
+                    assert {system.venues.get(i, Booking).status for i in made[kind]} == {status}
+                assert {system.demands.get(i, Demand).status for i in made["demand_expire"]} == {"expired"}
+                assert {system.demands.get(i, Demand).status for i in made["demand_kept"]} == {"open"}
+                assert {system.demands.get(i, Claim).status for i in made["claim_no_show"]} == {"no_show"}
+                released = Counter(e.booking_id for e in events if isinstance(e, VenueDay.Released))
+                assert all(released[str(i)] == 1 for i in made["no_show"]), released
+                for i in made["no_show"]:
+                    b = system.venues.get(i, Booking)
+                    day = b.starts_at.astimezone(CITY_TZ).date()
+                    vday = system.venues.repository.get(day_id(b.venue_id, day))
+                    assert str(i) not in vday.slots
+
+                # nothing of the round is left to fire
+                system.clock.set(late)
+                system.project()
+                assert system.timers.tick() == 0
+                assert system.timers.deadlines.due(late, limit=1000) == []
+    finally:
+        system.shutdown()
