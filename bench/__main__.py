@@ -58,8 +58,9 @@ def _seed(settings: Settings, scale: str) -> dict:
         started = time.perf_counter()
         system.projector.catch_up()
         projected = time.perf_counter() - started
+        totals = {r["metric"]: r["value"] for r in system.db.rows("SELECT metric, value FROM stats WHERE dimension = ''")}
         return {"events": events, "seconds": round(seeded, 2), "per_second": round(events / seeded, 1),
-                "projection_catch_up_seconds": round(projected, 2)}
+                "projection_catch_up_seconds": round(projected, 2), "stats": totals}
     finally:
         system.shutdown()
 
