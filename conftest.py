@@ -5,6 +5,7 @@ each test gets its own schema, dropped afterwards. Without a reachable server th
 cases skip with the reason, unless LINLI_REQUIRE_POSTGRES=1, where that is a failure.
 """
 import os
+import time
 import uuid
 
 import psycopg
@@ -18,11 +19,16 @@ REQUIRE_PG = os.environ.get("LINLI_REQUIRE_POSTGRES") == "1"
 
 
 def _pg_reachable() -> str | None:
-    try:
-        with psycopg.connect(PG_URL, connect_timeout=3):
-            return None
-    except psycopg.Error as error:
-        return f"PostgreSQL not reachable at {PG_URL}: {error}".strip()
+    """None when PostgreSQL answers; waits up to 60 s when it is required (it may be restarting)."""
+    deadline = time.monotonic() + (60 if REQUIRE_PG else 3)
+    while True:
+        try:
+            with psycopg.connect(PG_URL, connect_timeout=3):
+                return None
+        except psycopg.Error as error:
+            if time.monotonic() > deadline:
+                return f"PostgreSQL not reachable at {PG_URL}: {error}".strip()
+            time.sleep(1)
 
 
 @pytest.fixture(scope="session")
