@@ -158,7 +158,16 @@ class ServiceRequest(Record):
             raise ValidationError(f"outcome must be one of {', '.join(OUTCOMES)}")
         if note is not None and len(note) > 5000:
             raise ValidationError("note must be at most 5000 characters")
+        self._settle_sla(now)
         self._resolved(status=status, outcome=outcome, note=note, consumed=self.used(now))
+
+    def _settle_sla(self, now: datetime) -> None:
+        """A late resolution is late even if no timer fired first: record what was missed, once."""
+        used = self.used(now)
+        if self.running_since is not None and not self.warned and used >= sla.WARNING_SHARE * self.budget:
+            self._sla_warning(used=used)
+        if self.running_since is not None and not self.breached and used >= self.budget:
+            self._sla_breached(used=used)
 
     def evaluate(self, by: Actor, now: datetime, rating: int | None = None, feedback: str | None = None) -> None:
         status = self._decide("evaluate", by)

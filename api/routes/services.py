@@ -151,10 +151,11 @@ def file_request(item_id: UUID, body: NewRequest, request: Request, actor: Curre
 
 
 def _request(system, request_id: UUID, actor: Actor) -> ServiceRequest:
+    """Seen by the applicant, the departments, a handling organisation, the operator and auditors."""
     found = system.services.get(request_id, ServiceRequest)
-    if actor.role in (Role.MEMBER,):
-        raise ForbiddenError("service requests are seen by the enterprise, the departments and the operator")
-    return found
+    if actor.role in (Role.ADMIN, Role.AUDITOR, Role.DEPT) or found.relations(actor) & {"applicant", "handler"}:
+        return found
+    raise ForbiddenError("service requests are seen by the enterprise, the departments and the operator")
 
 
 @router.get("/service-requests/{request_id}")

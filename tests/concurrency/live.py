@@ -441,7 +441,7 @@ class Load:
 
     # -- demands and claims --------------------------------------------------------------------
     def new_demand(self) -> None:
-        org_id, headers = self.rng.choice(self.orgs)
+        _, headers = self.rng.choice(self.orgs)
         now = datetime.now(UTC)
         body = {"title": f"负载需求{self.seed}-{self._next()}", "description": "陪伴老人",
                 "category": self.rng.choice(["助老服务", "环境整治", "文明宣传"]), "grid_id": self.grid,

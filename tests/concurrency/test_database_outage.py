@@ -29,8 +29,18 @@ import httpx
 import psycopg
 import pytest
 
-from tests.concurrency.live import (ADMIN, Load, Server, check_acknowledged_stored, check_applied_exactly_once,
-                                    linli_env, local_system, projection_worker, wait_caught_up, wait_until)
+from tests.concurrency.live import (
+    ADMIN,
+    Load,
+    Server,
+    check_acknowledged_stored,
+    check_applied_exactly_once,
+    linli_env,
+    local_system,
+    projection_worker,
+    wait_caught_up,
+    wait_until,
+)
 
 pytestmark = pytest.mark.postgres
 

@@ -37,8 +37,15 @@ import psycopg
 import pytest
 
 import features.test_demands_and_claims as spoken
-from tests.concurrency.live import (ADMIN, Server, linli_env, local_system, projection_worker, reached,
-                                    wait_until)
+from tests.concurrency.live import (
+    ADMIN,
+    Server,
+    linli_env,
+    local_system,
+    projection_worker,
+    reached,
+    wait_until,
+)
 from tests.support import Api, Party
 
 pytestmark = pytest.mark.postgres

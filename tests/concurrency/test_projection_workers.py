@@ -26,9 +26,22 @@ import httpx
 import psycopg
 import pytest
 
-from tests.concurrency.live import (ADMIN, Load, Server, check_applied_exactly_once, checksums, differences,
-                                    lagging, linli_env, local_system, projection_worker, reached, snapshot,
-                                    wait_caught_up, wait_until)
+from tests.concurrency.live import (
+    ADMIN,
+    Load,
+    Server,
+    check_applied_exactly_once,
+    checksums,
+    differences,
+    lagging,
+    linli_env,
+    local_system,
+    projection_worker,
+    reached,
+    snapshot,
+    wait_caught_up,
+    wait_until,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -79,7 +92,7 @@ def test_a_worker_killed_at_random_moments_leaves_read_models_equal_to_a_rebuild
     mid_batch = 0
     try:
         load.wait_for_acks(40, 120)
-        for kill in range(KILLS):
+        for _ in range(KILLS):
             worker.start()
             # it has built its system and taken the leader locks: it is catching up the backlog now
             worker.wait_for_log("leading", 120)
