@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from pytest_bdd.parser import Step
 
-from tests.support import Api, new_system
+from tests.support import Api, empty, new_system
 
 PG_URL = os.environ.get("LINLI_TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("LINLI_REQUIRE_POSTGRES") == "1"
@@ -51,19 +51,45 @@ def pg_schema(pg_url):
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request, tmp_path) -> dict:
-    """Settings overrides for one fresh store on the parametrised backend."""
-    if request.param == "sqlite":
+def backend_name(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def backend(request, backend_name, tmp_path) -> dict:
+    """Settings overrides for one fresh store of its own on the parametrised backend."""
+    if backend_name == "sqlite":
         return {"data_dir": tmp_path / "var"}
     schema = request.getfixturevalue("pg_schema")
     return {"database_url": request.getfixturevalue("pg_url"), "database_schema": schema, "pool_size": 2}
 
 
+@pytest.fixture(scope="session")
+def shared_systems(tmp_path_factory):
+    """One system per backend for the whole run, emptied before each test (building one per test
+    costs more than most tests); dropped at the end."""
+    systems: dict = {}
+    yield systems
+    for linli in systems.values():
+        linli.shutdown()
+        if linli.settings.postgres:
+            with psycopg.connect(linli.settings.database_url, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{linli.settings.database_schema}" CASCADE')
+
+
 @pytest.fixture
-def system(backend):
-    linli = new_system(**backend)
-    yield linli
-    linli.shutdown()
+def system(request, backend_name, shared_systems, tmp_path_factory):
+    """An empty system on the parametrised backend, its clock at tests.support.START."""
+    if backend_name not in shared_systems:
+        if backend_name == "sqlite":
+            settings = {"data_dir": tmp_path_factory.mktemp("shared") / "var"}
+        else:
+            settings = {"database_url": request.getfixturevalue("pg_url"), "pool_size": 2,
+                        "database_schema": f"linli_test_{uuid.uuid4().hex[:12]}"}
+        shared_systems[backend_name] = new_system(**settings)
+    linli = shared_systems[backend_name]
+    empty(linli)
+    return linli
 
 
 @pytest.fixture

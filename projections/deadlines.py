@@ -76,7 +76,7 @@ class Deadlines(View):
     @apply.register(Claim.MarkedNoShow)
     def _(self, event, tx: Tx, context: str) -> None:
         self._drop(tx, event, "claim.no_show")
-        if isinstance(event, Claim.Cancelled) and event.was in SEATED:
+        if isinstance(event, Claim.MarkedNoShow) or event.was in SEATED:
             demand_id = self._subject(tx, event.originator_id)["demand_id"]
             demand = self._subject(tx, demand_id)
             self._set(tx, event, context, "demand.expire", demand["claim_deadline"], aggregate_id=demand_id)

@@ -4,6 +4,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
+import sqlite3
+
+import psycopg
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -20,6 +23,25 @@ _serial = count(1)
 def new_system(**overrides) -> Linli:
     settings = Settings(admin_token=ADMIN_TOKEN, timer_interval_seconds=0, **overrides)
     return Linli(settings, FakeClock(START))
+
+
+def empty(system: Linli) -> None:
+    """Forget everything: every event, read model, token and idempotency record; clock to START.
+
+    Tests only: on PostgreSQL this uses the documented override of the append-only trigger."""
+    system.clock.set(START)
+    if system.settings.postgres:
+        schema = system.settings.database_schema
+        with psycopg.connect(system.settings.database_url, autocommit=True) as conn, conn.transaction():
+            conn.execute("SET LOCAL linli.allow_history_rewrite = 'on'")
+            tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))]
+            conn.execute(f"TRUNCATE {', '.join(f'{schema}.{t}' for t in tables)} RESTART IDENTITY CASCADE")
+        return
+    for path in sorted(system.settings.data_dir.glob("*.sqlite")):
+        with sqlite3.connect(path) as conn:
+            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for table in tables:
+                conn.execute(f'DELETE FROM "{table}"')
 
 
 @dataclass
