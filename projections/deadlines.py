@@ -36,7 +36,8 @@ class Deadlines(View):
         "CREATE INDEX IF NOT EXISTS deadlines_due ON deadlines (due_at)",
         """CREATE TABLE IF NOT EXISTS deadline_subjects (
             id TEXT PRIMARY KEY, demand_id TEXT, starts_at TEXT, ends_at TEXT, claim_deadline TEXT,
-            valid_to TEXT, staged_valid_to TEXT, promised_days INTEGER, consumed REAL)""",
+            valid_to TEXT, staged_valid_to TEXT, promised_days INTEGER, consumed REAL, demand_status TEXT,
+            seated INTEGER NOT NULL DEFAULT 0)""",
     )
 
     def __init__(self, grace: timedelta):
@@ -45,6 +46,7 @@ class Deadlines(View):
     @singledispatchmethod
     def apply(self, event, tx: Tx, context: str) -> None:
         if isinstance(event, ENDS_DEMAND_WAIT):
+            self._remember(tx, event, demand_status="done")
             self._drop(tx, event, "demand.expire")
         elif isinstance(event, ENDS_CLAIM_WAIT):
             self._drop(tx, event, "claim.no_show")
@@ -63,14 +65,16 @@ class Deadlines(View):
     def _(self, event, tx: Tx, context: str) -> None:
         self._remember(tx, event, starts_at=iso(event.starts_at), claim_deadline=iso(event.claim_deadline))
 
-    @apply.register
-    def _(self, event: Demand.Approved, tx: Tx, context: str) -> None:
-        self._set(tx, event, context, "demand.expire", self._subject(tx, event.originator_id)["claim_deadline"])
+    @apply.register(Demand.Approved)
+    @apply.register(Demand.Reopened)
+    def _(self, event, tx: Tx, context: str) -> None:
+        """Open: it expires at its claim deadline unless someone is confirmed by then."""
+        self._remember(tx, event, demand_status="open")
+        self._arm_expiry(tx, event, context, str(event.originator_id))
 
     @apply.register
-    def _(self, event: Demand.Reopened, tx: Tx, context: str) -> None:
-        """Reopened with seats free again: it may expire once more if nobody stays confirmed."""
-        self._set(tx, event, context, "demand.expire", self._subject(tx, event.originator_id)["claim_deadline"])
+    def _(self, event: Demand.Filled, tx: Tx, context: str) -> None:
+        self._remember(tx, event, demand_status="filled")
 
     @apply.register(Claim.Cancelled)
     @apply.register(Claim.MarkedNoShow)
@@ -78,18 +82,33 @@ class Deadlines(View):
         self._drop(tx, event, "claim.no_show")
         if isinstance(event, Claim.MarkedNoShow) or event.was in SEATED:
             demand_id = self._subject(tx, event.originator_id)["demand_id"]
-            demand = self._subject(tx, demand_id)
-            self._set(tx, event, context, "demand.expire", demand["claim_deadline"], aggregate_id=demand_id)
+            self._seat(tx, demand_id, -1)
+            self._arm_expiry(tx, event, context, demand_id)
 
     @apply.register
     def _(self, event: Claim.Made, tx: Tx, context: str) -> None:
         self._remember(tx, event, demand_id=event.demand_id)
         if event.status == "confirmed":
-            self._no_show_at_start(tx, context, event, event.demand_id)
+            self._seated(tx, context, event, event.demand_id)
 
     @apply.register
     def _(self, event: Claim.Confirmed, tx: Tx, context: str) -> None:
-        self._no_show_at_start(tx, context, event, self._subject(tx, event.originator_id)["demand_id"])
+        self._seated(tx, context, event, self._subject(tx, event.originator_id)["demand_id"])
+
+    def _seated(self, tx: Tx, context: str, event, demand_id: str) -> None:
+        """A confirmed claim: it may not show up; its demand can no longer expire meanwhile."""
+        self._seat(tx, demand_id, +1)
+        tx.execute("DELETE FROM deadlines WHERE aggregate_id = %s AND kind = 'demand.expire'", (demand_id,))
+        self._no_show_at_start(tx, context, event, demand_id)
+
+    @staticmethod
+    def _seat(tx: Tx, demand_id: str, change: int) -> None:
+        tx.execute("UPDATE deadline_subjects SET seated = seated + %s WHERE id = %s", (change, demand_id))
+
+    def _arm_expiry(self, tx: Tx, event, context: str, demand_id: str) -> None:
+        demand = self._subject(tx, demand_id)
+        if demand["demand_status"] == "open" and demand["seated"] == 0:
+            self._set(tx, event, context, "demand.expire", demand["claim_deadline"], aggregate_id=demand_id)
 
     def _no_show_at_start(self, tx: Tx, context: str, event, demand_id: str) -> None:
         starts_at = self._subject(tx, demand_id)["starts_at"]

@@ -68,6 +68,11 @@ class DemandBoard(View):
         tx.execute(f"UPDATE demand_board SET {', '.join(sets)} WHERE id = %s", (*params, str(event.originator_id)))
 
     @apply.register
+    def _(self, event: Demand.Approved, tx: Tx, context: str) -> None:
+        self._touch_demand(tx, event)
+        tx.execute("UPDATE demand_board SET reason = NULL WHERE id = %s", (str(event.originator_id),))
+
+    @apply.register
     def _(self, event: Claim.Made, tx: Tx, context: str) -> None:
         tx.execute(
             "INSERT INTO claims (id, demand_id, owner_id, claimant_id, claimant_role, headcount, note, status, "

@@ -1,4 +1,5 @@
 """What every router shares: the wired system, ids, metadata, ETags and positions."""
+import hashlib
 import time
 from typing import Annotated
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
@@ -23,9 +24,14 @@ System = Annotated[Linli, Depends(linli)]
 
 
 def new_id(request: Request, actor: Actor) -> UUID:
-    """With an Idempotency-Key the id derives from caller and key, so a retry cannot create twice."""
+    """With an Idempotency-Key the id derives from the caller's token, the path and the key (the
+    scope of the key's stored reply), so a retry cannot create twice and the same key used on
+    another path or by another token creates its own record."""
     key = request.headers.get("idempotency-key")
-    return uuid5(ID_NAMESPACE, f"{actor.role}:{actor.id}:{key}") if key else uuid4()
+    if not key:
+        return uuid4()
+    caller = hashlib.sha256(request.headers.get("authorization", "").encode()).hexdigest()
+    return uuid5(ID_NAMESPACE, f"{caller}:{request.url.path}:{key}")
 
 
 def meta(request: Request, actor: Actor, reason: str | None = None) -> Meta:

@@ -16,6 +16,8 @@ the same schema to read positions, heads and rows, and to rebuild.
 - /ready and /metrics report position, head, lag in events and in seconds per view; a read with
   min_position beyond what is projected waits, then answers 503 with Retry-After, while no worker runs.
 - Workers of two deployments (schemas) in one database each keep their own read models current.
+- A process starting (and creating any missing read-model tables) while a worker applies an event
+  starts; it does not die in a deadlock with the worker's transaction.
 """
 import random
 import threading
@@ -39,9 +41,11 @@ from tests.concurrency.live import (
     projection_worker,
     reached,
     snapshot,
+    stored_events,
     wait_caught_up,
     wait_until,
 )
+from tests.support import Api
 
 pytestmark = pytest.mark.postgres
 
@@ -139,6 +143,14 @@ def leaders(pg_url: str, holders: list[str]) -> dict[str, int]:
         return {holder: n for holder, n in conn.execute(LEADERS_SQL, (holders,)).fetchall()}
 
 
+def listening(pg_url: str, holders: list[str]) -> set[str]:
+    """The workers (by application_name) whose LISTEN connection is open."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        return {r[0] for r in conn.execute(
+            "SELECT application_name FROM pg_stat_activity WHERE application_name = ANY(%s) "
+            "AND (query LIKE 'LISTEN%%' OR query LIKE '%%pg_try_advisory_lock%%')", (holders,)).fetchall()}
+
+
 def test_two_workers_apply_every_event_once_and_the_leader_hands_over_within_5s(pg_url, pg_schema, system, procs,
                                                                               tmp_path):
     names = [v.name for v in system.projector.views]
@@ -149,6 +161,9 @@ def test_two_workers_apply_every_event_once_and_the_leader_hands_over_within_5s(
     server.start()
     for worker in workers.values():
         worker.start()
+    # both have built their systems (see test_a_process_starting_while_a_worker_applies_an_event_starts)
+    wait_until(lambda: len(listening(pg_url, [f"{pg_schema}-{name}" for name in workers])) == 2, 120,
+               "the workers did not start listening\n" + "\n".join(w.tail() for w in workers.values()))
     load = Load(server.url, seed=2).start()
 
     # the test's own catch-ups race the workers too, as inline API processes would; positions never go back
@@ -204,8 +219,11 @@ def test_two_workers_apply_every_event_once_and_the_leader_hands_over_within_5s(
               f"leaders now {took}")
         assert handover <= 5, f"hand-over took {handover:.1f}s\n{workers[survivor].tail()}"
 
-        workers[leader].start()  # back as a follower
+        workers[leader].start()  # back as a follower, while the other one projects the load
         load.wait_for_acks(len(load.acks) + 20, 120)
+        wait_until(lambda: listening(pg_url, [f"{pg_schema}-{leader}"]) or not workers[leader].alive, 120,
+                   f"{leader} did not start listening again")
+        assert workers[leader].alive, f"{leader} died on its restart\n{workers[leader].tail()}"
     finally:
         stop.set()
         load.finish()
@@ -471,3 +489,77 @@ def test_workers_of_two_schemas_in_one_database_each_keep_their_read_models_curr
         other.shutdown()
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{other_schema}" CASCADE')
+
+
+# -- a process starting while a read model is being written ------------------------------------------------
+class PausingTx:
+    """A view transaction that stops before the statement starting with `before` until told to go on."""
+
+    def __init__(self, tx, before: str):
+        self.tx, self.before = tx, before
+        self.paused, self.go = threading.Event(), threading.Event()
+
+    def execute(self, sql: str, params=()) -> None:
+        if sql.lstrip().startswith(self.before) and not self.paused.is_set():
+            self.paused.set()
+            assert self.go.wait(120), "never told to go on"
+        self.tx.execute(sql, params)
+
+    def rows(self, sql: str, params=()) -> list[dict]:
+        return self.tx.rows(sql, params)
+
+    def lock(self, name: str) -> None:
+        self.tx.lock(name)
+
+
+class Rollback(Exception):
+    """Leave the read model as it was."""
+
+
+def test_a_process_starting_while_a_worker_applies_an_event_starts(pg_url, pg_schema, system):
+    """Every process (API server, worker, CLI) builds its Linli on start, and with it the read models'
+    tables if missing. A worker applying a Claim.Made to the demand board writes `claims`, then
+    `demand_board`, in one transaction. A process starting at that moment must wait or go ahead, and
+    must not die: here the applying transaction is held between its two writes while a system starts."""
+    with Api.serving(system) as api:
+        owner = api.org()
+        api.claim(api.demand(owner, "open"), api.member())
+    position, made = next((p, e) for p, e in stored_events(system, "demands") if type(e).__name__ == "Made")
+    notification = system.demands.recorder.select_notifications(position, 1)[0]
+    board = system.projector.view("demand_board")
+
+    started, starter = [], f"{pg_schema}-starting"
+
+    def start_a_system() -> None:
+        try:
+            started.append(local_system(f"{pg_url}?application_name={starter}", pg_schema))
+        except Exception as error:  # noqa: BLE001 - the finding
+            started.append(error)
+
+    starting = threading.Thread(target=start_a_system, daemon=True)
+    try:
+        with system.db.transaction() as tx:  # what the projector's _apply does for this event
+            tx.lock("view:demand_board")
+            pausing = PausingTx(tx, "UPDATE demand_board")
+            applying = threading.Thread(target=lambda: board.record(notification, made, pausing, "demands"),
+                                        daemon=True)
+            applying.start()
+            assert pausing.paused.wait(60), "the demand board never got to its second write"
+            starting.start()
+            # the starting system waits for a lock the applying transaction holds (the claims table it has
+            # written, or the read model's lock), or it has started
+            wait_until(lambda: system.db.rows(
+                "SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE NOT l.granted AND a.application_name = %s", (starter,)) or not starting.is_alive(), 60,
+                "the starting system never waited")
+            pausing.go.set()
+            applying.join(timeout=60)
+            raise Rollback
+    except Rollback:
+        pass
+    starting.join(timeout=120)
+    assert started, "the system did not finish starting"
+    outcome = started[0]
+    if not isinstance(outcome, Exception):
+        outcome.shutdown()
+    assert not isinstance(outcome, Exception), f"a process starting beside a worker died: {outcome!r}"

@@ -89,7 +89,7 @@ def test_the_rules_hold_for_requests_that_need_approval_too(api):
     assert api.event_count() == before
 
 
-def test_every_rule_is_tried(api):
+def test_every_rule_is_tried():
     rules = {"notice", "advance", "open-hours", "blackout", "capacity", "one-day"}
     assert {p.values[0] for p in BREAKS} == rules
 

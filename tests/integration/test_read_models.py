@@ -14,7 +14,7 @@ PRIMARY_KEYS = {
     "demand_board": "id", "claims": "id", "service_records": "claim_id", "stats": "metric, dimension, key",
     "stats_subjects": "id", "deadlines": "aggregate_id, kind", "deadline_subjects": "id",
     "tracking": "view, context",
-    "audit_events": "seq", "audit_chain": "context, position", "audit_checkpoints": "context, position",
+    "audit_events": "context, position", "audit_chain": "context, position", "audit_checkpoints": "context, position",
 }
 
 
@@ -469,6 +469,8 @@ def snapshot(api: Api) -> dict[str, list[dict]]:
         key = PRIMARY_KEYS.get(table)
         if key:
             found[table] = api.system.db.rows(f"SELECT * FROM {table} ORDER BY {key}")
+            if table == "audit_events":  # seq numbers rows in apply order; a rebuild renumbers (docs/audit.md)
+                found[table] = [{k: v for k, v in r.items() if k != "seq"} for r in found[table]]
         else:
             rows = api.system.db.rows(f"SELECT * FROM {table}")
             found[table] = sorted(rows, key=lambda r: repr(sorted(r.items())))
