@@ -2,7 +2,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test test-faults bench clean
+
+# Fault-injection tests restart PostgreSQL and kill processes; they run on their own (see README).
+FAULTS := tests/concurrency/test_database_outage.py tests/concurrency/test_projection_workers.py \
+          tests/concurrency/test_multi_worker_server.py
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -14,8 +18,11 @@ run: $(STAMP)  ## seed a small demo city if empty, then serve http://127.0.0.1:8
 	$(VENV)/bin/linli seed --scale 0.002 --if-empty
 	$(VENV)/bin/linli serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP)  ## the whole suite, on SQLite and PostgreSQL
-	$(PY) -m pytest
+test: $(STAMP)  ## the whole suite, on SQLite and PostgreSQL (fault injection apart)
+	$(PY) -m pytest $(addprefix --ignore=,$(FAULTS))
+
+test-faults: $(STAMP)  ## projection workers killed, PostgreSQL restarted, several API processes
+	LINLI_REQUIRE_POSTGRES=1 $(PY) -m pytest $(FAULTS)
 
 bench: $(STAMP)
 	$(PY) -m bench
