@@ -55,10 +55,7 @@ def open_database(settings: Settings) -> Database:
     if not settings.postgres:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         return SqliteDatabase(settings.data_dir / "views.sqlite")
-    db = PostgresDatabase(settings.database_url, settings.database_schema, max_size=settings.pool_size + 3)
-    with db.transaction() as tx:
-        tx.execute(f'CREATE SCHEMA IF NOT EXISTS "{settings.database_schema}"')
-    return db
+    return PostgresDatabase(settings.database_url, settings.database_schema, max_size=settings.pool_size + 3)
 
 
 class Linli:
@@ -68,43 +65,46 @@ class Linli:
         self.settings, self.clock = settings, clock or SystemClock()
         grace = timedelta(minutes=settings.grace_minutes)
         self.db = open_database(settings)
+        self.audit_key = settings.audit_key.get_secret_value().encode() if settings.audit_key else None
         with self._startup_lock():
             self.registry = Registry(env=event_store_env(settings, "registry"))
             self.demands = Demands(env=event_store_env(settings, "demands"), clock=self.clock, grace=grace)
             self.venues = Venues(env=event_store_env(settings, "venues"), clock=self.clock, grace=grace)
             self.services = Services(env=event_store_env(settings, "services"), clock=self.clock)
-        self.contexts: dict[str, Application] = {"registry": self.registry, "demands": self.demands,
-                                                 "venues": self.venues, "services": self.services}
-        self.audit_key = settings.audit_key.get_secret_value().encode() if settings.audit_key else None
-        self.projector = Projector(self.db, self.contexts, [
-            DemandBoard(), ServiceRecords(), VenueDirectory(), ServiceCatalogue(), Stats(), Deadlines(grace),
-            AuditIndex(), AuditChain(self.audit_key)])
-        if settings.postgres:
-            self._protect_history(settings.database_schema)
-        self.tokens = TokenStore(self.db)
-        self.idempotency = IdempotencyStore(self.db)
+            self.contexts: dict[str, Application] = {"registry": self.registry, "demands": self.demands,
+                                                     "venues": self.venues, "services": self.services}
+            self.projector = Projector(self.db, self.contexts, [
+                DemandBoard(), ServiceRecords(), VenueDirectory(), ServiceCatalogue(), Stats(), Deadlines(grace),
+                AuditIndex(), AuditChain(self.audit_key)])
+            if settings.postgres:
+                self._protect_history(settings.database_schema)
+            self.tokens = TokenStore(self.db)
+            self.idempotency = IdempotencyStore(self.db)
         self.timers = Timers({"demands": self.demands, "venues": self.venues, "services": self.services},
                              DueDeadlines(self.db), self.clock, after=self.project)
 
     @contextmanager
     def _startup_lock(self) -> Iterator[None]:
-        """Processes starting together (uvicorn workers, a projection worker) would race on the
-        library's CREATE OR REPLACE FUNCTION; on PostgreSQL they take turns."""
+        """Processes starting together (uvicorn workers, a projection worker) would race on
+        CREATE SCHEMA, the library's CREATE OR REPLACE FUNCTION and our tables; on PostgreSQL they
+        take turns, and the first creates the schema."""
         if not self.settings.postgres:
             yield
             return
         with self.db.connection() as conn:
+            conn.autocommit = True
             conn.execute("SELECT pg_advisory_lock(hashtext('linli:startup'))")
             try:
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.settings.database_schema}"')
                 yield
             finally:
                 conn.execute("SELECT pg_advisory_unlock(hashtext('linli:startup'))")
+                conn.autocommit = False
 
     def _protect_history(self, schema: str) -> None:
         from api.append_only import protect
 
         with self.db.connection() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('linli:append-only'))")
             protect(conn, schema, [f"{name}_events" for name in self.contexts])
 
     @property
