@@ -19,9 +19,9 @@ The workers build their systems side by side on a schema whose tables the parent
 `test_eight_processes_start_their_systems_at_once` below starts them together on an empty
 schema too.
 
-Pools stay small: PostgreSQL's connections (max_connections 100 by default) are shared with other
-suites. The parent uses pool_size=2; each worker uses pool_size=1 (with overflow 1: one or two connections
-per context plus the read-model pool), because its requests are sequential anyway.
+Pools stay small: PostgreSQL's connections (max_connections 100 by default) are shared with
+other suites. The parent uses pool_size=2; each worker uses pool_size=1 (with overflow 1: one or
+two connections per context plus the read-model pool), because its requests are sequential.
 """
 import multiprocessing
 import queue
