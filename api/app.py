@@ -22,6 +22,16 @@ def _timer_loop(system: Linli, stop: threading.Event) -> None:
             continue
 
 
+async def _has_nul(request: Request) -> bool:
+    """PostgreSQL text cannot hold U+0000: refuse it at the door, in the query and in JSON bodies."""
+    if "%00" in request.url.query:
+        return True
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return False
+    body = await request.body()
+    return b"\x00" in body or b"\\u0000" in body.lower()
+
+
 def create_app(system: Linli | None = None, run_timers: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -45,7 +55,10 @@ def create_app(system: Linli | None = None, run_timers: bool = True) -> FastAPI:
     @app.middleware("http")
     async def request_id(request: Request, call_next):
         request.state.request_id = request.headers.get("x-request-id") or str(uuid4())
-        response = await call_next(request)
+        if await _has_nul(request):
+            response = errors.problem(422, "validation", "text must not contain NUL (U+0000) characters")
+        else:
+            response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
