@@ -13,6 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+import psycopg
+from eventsourcing.persistence import PersistenceError
+from psycopg_pool import PoolTimeout
+
 from api.errors import problem
 from projections.db import Database
 
@@ -20,6 +24,7 @@ IDEMPOTENCY_DDL = """CREATE TABLE IF NOT EXISTS idempotency (
     scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, status INTEGER NOT NULL,
     headers TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (scope, key))"""
 KEPT_HEADERS = ("content-type", "etag", "location")
+UNAVAILABLE = (psycopg.OperationalError, PoolTimeout, PersistenceError)
 
 
 class IdempotencyStore:
@@ -67,7 +72,11 @@ class IdempotencyMiddleware:
         body = await request.body()
         caller = _digest(request.headers.get("authorization", "").encode())
         fingerprint = _digest(scope["path"].encode(), body)
-        stored = await run_in_threadpool(store.get, caller, key)
+        try:
+            stored = await run_in_threadpool(store.get, caller, key)
+        except UNAVAILABLE:
+            return await problem(503, "unavailable", "the database is unreachable; try again shortly",
+                                 headers={"Retry-After": "2"})(scope, receive, send)
         if stored is not None:
             if stored["fingerprint"] != fingerprint:
                 response = problem(422, "idempotency-key-reused",
@@ -90,8 +99,11 @@ class IdempotencyMiddleware:
                 captured["body"] += message.get("body", b"")
                 if not message.get("more_body") and captured["status"] < 500:
                     headers = {k: v for k, v in captured["headers"].items() if k in KEPT_HEADERS}
-                    await run_in_threadpool(store.put, caller, key, fingerprint, captured["status"], headers,
-                                            captured["body"].decode())
+                    try:
+                        await run_in_threadpool(store.put, caller, key, fingerprint, captured["status"], headers,
+                                                captured["body"].decode())
+                    except UNAVAILABLE:
+                        pass  # the command's reply still goes out; a retry re-runs it idempotently by id
             await send(message)
 
         await self.app(scope, replay_body, capture)

@@ -64,7 +64,9 @@ class Projector:
         self.db, self.sources, self.views = db, dict(sources), list(views)
         with db.transaction() as tx:
             tx.execute(TRACKING_DDL)
-            for view in self.views:
+        for view in self.views:  # one view at a time, under its lock: a running catch-up holds it
+            with db.transaction() as tx:
+                tx.lock(f"view:{view.name}")
                 view.create(tx)
 
     def view(self, name: str) -> View:

@@ -53,7 +53,8 @@ class ProjectionWorker:
     def _take_leadership(self, conn) -> None:
         for view in self.views:
             if view not in self.leading:
-                got = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (f"leader:{view.name}",)).fetchone()[0]
+                name = f"leader:{self.projector.db.schema}:{view.name}"
+                got = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (name,)).fetchone()[0]
                 if got:
                     log.info("leading %s", view.name)
                     self.leading.append(view)
