@@ -218,6 +218,8 @@ class DueDeadlines:
             (iso(now), limit),
         )
 
-    def discard(self, aggregate_id: str, kind: str) -> None:
+    def discard(self, aggregate_id: str, kind: str, cause: str) -> None:
+        """Forget a deadline that fired to no effect, unless a newer event has set it again meanwhile."""
         with self.db.transaction() as tx:
-            tx.execute("DELETE FROM deadlines WHERE aggregate_id = %s AND kind = %s", (aggregate_id, kind))
+            tx.execute("DELETE FROM deadlines WHERE aggregate_id = %s AND kind = %s AND cause = %s",
+                       (aggregate_id, kind, cause))

@@ -16,7 +16,7 @@ from workflows.engine import Meta
 
 class DeadlineQuery(Protocol):
     def due(self, now, limit: int = 500) -> list[dict]: ...
-    def discard(self, aggregate_id: str, kind: str) -> None: ...
+    def discard(self, aggregate_id: str, kind: str, cause: str) -> None: ...
 
 
 class Timers:
@@ -31,7 +31,7 @@ class Timers:
             app = self.contexts[row["context"]]
             outcome = app.fire(Meta(SYSTEM, causation_id=row["cause"]), row["kind"], UUID(row["aggregate_id"]))
             if outcome is None or not outcome.events:
-                self.deadlines.discard(row["aggregate_id"], row["kind"])
+                self.deadlines.discard(row["aggregate_id"], row["kind"], row["cause"])
             else:
                 fired += 1
         self.after()
