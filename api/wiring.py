@@ -13,7 +13,7 @@ from api.idempotency import IdempotencyStore
 from api.settings import Settings
 from projections.audit import AuditIndex
 from projections.chain import AuditChain
-from projections.db import Database, PostgresDatabase, SqliteDatabase
+from projections.db import RECONNECT_SECONDS, Database, PostgresDatabase, SqliteDatabase
 from projections.deadlines import Deadlines, DueDeadlines
 from projections.demand_board import DemandBoard
 from projections.projector import Projector
@@ -46,7 +46,7 @@ def event_store_env(settings: Settings, context: str) -> dict[str, str]:
         "POSTGRES_SCHEMA": settings.database_schema,
         "POSTGRES_POOL_SIZE": str(settings.pool_size),
         "POSTGRES_MAX_OVERFLOW": str(settings.pool_size),
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_CONNECT_TIMEOUT": "2",  # the wait for a pooled connection; the library retries 10 times
         "POSTGRES_PRE_PING": "y",
     }
 
@@ -73,6 +73,9 @@ class Linli:
             self.services = Services(env=event_store_env(settings, "services"), clock=self.clock)
             self.contexts: dict[str, Application] = {"registry": self.registry, "demands": self.demands,
                                                      "venues": self.venues, "services": self.services}
+            if settings.postgres:
+                for app in self.contexts.values():
+                    app.recorder.datastore.pool.reconnect_timeout = RECONNECT_SECONDS  # not in the env
             self.projector = Projector(self.db, self.contexts, [
                 DemandBoard(), ServiceRecords(), VenueDirectory(), ServiceCatalogue(), Stats(), Deadlines(grace),
                 AuditIndex(), AuditChain(self.audit_key)])
