@@ -246,7 +246,7 @@ class ServiceRequest(Record):
         self.status = status
 
     class Paused(Record.Event):
-        """Awaiting the applicant: the clock stands still."""
+        """Awaiting the applicant: the clock stands still; `reason` tells the applicant what is asked for."""
 
         status: str
         consumed: float
@@ -254,7 +254,7 @@ class ServiceRequest(Record):
 
     @event(Paused)
     def _paused(self, status: str, consumed: float, reason: str | None) -> None:
-        self.status, self.consumed, self.running_since = status, consumed, None
+        self.status, self.consumed, self.running_since, self.reason = status, consumed, None, reason
 
     class Resumed(Record.Event):
         status: str
@@ -262,7 +262,7 @@ class ServiceRequest(Record):
 
     @event(Resumed)
     def _resumed(self, status: str, at: datetime) -> None:
-        self.status, self.running_since = status, at
+        self.status, self.running_since, self.reason = status, at, None
 
     class Resolved(Record.Event):
         status: str

@@ -35,6 +35,7 @@ class AuditIndex(View):
 
     def __init__(self):
         self._next_seq = 0
+        self._rows: list[tuple] = []
 
     def apply(self, event, tx: Tx, context: str) -> None:
         """The index needs the log position: see `record`."""
@@ -42,14 +43,21 @@ class AuditIndex(View):
     def begin_batch(self, tx: Tx, context: str) -> None:
         """Read the numbering once per batch; the view's lock keeps other writers out meanwhile."""
         self._next_seq = tx.rows("SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM audit_events")[0]["seq"]
+        self._rows = []
 
     def record(self, notification, event, tx: Tx, context: str) -> None:
         meta = getattr(event, "meta", None) or {}
         seq, self._next_seq = self._next_seq, self._next_seq + 1
-        tx.execute(
-            "INSERT INTO audit_events (seq, context, position, aggregate_id, version, type, at, actor_id, actor_role, "
-            "correlation_id, causation_id, reason, data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        self._rows.append(
             (seq, context, notification.id, str(event.originator_id), event.originator_version,
              type(event).__qualname__, iso(event.timestamp), meta.get("actor_id"), meta.get("actor_role"),
              meta.get("correlation_id"), meta.get("causation_id"), meta.get("reason"), to_json(event_data(event))),
         )
+
+    def finish_batch(self, tx: Tx, context: str, position: int) -> None:
+        """One multi-row write per batch."""
+        tx.executemany(
+            "INSERT INTO audit_events (seq, context, position, aggregate_id, version, type, at, actor_id, actor_role, "
+            "correlation_id, causation_id, reason, data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            self._rows)
+        self._rows = []

@@ -49,11 +49,13 @@ class AuditChain(View):
     def __init__(self, key: bytes | None):
         self.key = key
         self._previous = GENESIS
+        self._entries: list[tuple] = []
 
     def begin_batch(self, tx: Tx, context: str) -> None:
         """Read the chain's head once per batch; the view's lock keeps other writers out meanwhile."""
         rows = tx.rows("SELECT hash FROM audit_chain WHERE context = %s ORDER BY position DESC LIMIT 1", (context,))
         self._previous = rows[0]["hash"] if rows else GENESIS
+        self._entries = []
 
     def apply(self, event, tx: Tx, context: str) -> None:
         """The chain needs the stored form: see `record`."""
@@ -61,15 +63,16 @@ class AuditChain(View):
     def record(self, notification, event, tx: Tx, context: str) -> None:
         digest = self._previous = entry_hash(self._previous, notification.id, str(notification.originator_id),
                             notification.originator_version, notification.topic, bytes(notification.state))
-        tx.execute("INSERT INTO audit_chain (context, position, hash) VALUES (%s, %s, %s)",
-                   (context, notification.id, digest))
+        self._entries.append((context, notification.id, digest))
 
     def finish_batch(self, tx: Tx, context: str, position: int) -> None:
-        """Sign the chain's head: any rewrite at or before it breaks this checkpoint."""
+        """Write the batch's entries, and sign the chain's head: any rewrite at or before it breaks
+        this checkpoint."""
+        tx.executemany("INSERT INTO audit_chain (context, position, hash) VALUES (%s, %s, %s)", self._entries)
+        self._entries = []
         if self.key is None:
             return
-        digest = tx.rows("SELECT hash FROM audit_chain WHERE context = %s AND position = %s",
-                         (context, position))[0]["hash"]
+        digest = self._previous
         tx.execute("INSERT INTO audit_checkpoints (context, position, hash, signature) VALUES (%s, %s, %s, %s) "
                    "ON CONFLICT (context, position) DO NOTHING",
                    (context, position, digest, sign(self.key, context, position, digest)))

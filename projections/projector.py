@@ -97,7 +97,7 @@ class Projector:
 
     def _apply(self, view: View, context: str, decoded: list) -> None:
         """Apply what this view has not yet seen of a decoded batch, under its lock."""
-        with self.db.transaction() as tx:
+        with self.db.transaction(pipeline=True) as tx:
             tx.lock(f"view:{view.name}")
             position = self._position(tx, view.name, context)
             fresh = [(n, e) for n, e in decoded if n.id > position]
@@ -133,36 +133,41 @@ class Projector:
 
     def rebuild(self, views: Sequence[View] | None = None) -> int:
         """Build the views again from every event, beside the live ones, and switch atomically:
-        readers see the old rows or the new, never a half-built model."""
+        readers see the old rows or the new, never a half-built model. Returns the events read."""
         views = list(views or [v for v in self.views if v.rebuilt_by_default])
         if self.db.dialect == "postgres":
-            return sum(self._rebuild_beside(view) for view in views)
-        applied = 0
+            return self._rebuild_beside(views)
+        read = 0
         with self.db.transaction() as tx:  # SQLite: one transaction; WAL readers keep the old rows until commit
             for view in views:
                 view.drop(tx)
                 view.create(tx)
                 tx.execute("DELETE FROM tracking WHERE view = %s", (view.name,))
+                applied = 0
                 for context in self.sources:
                     while (n := self._batch(tx, view, context)) > 0:
                         applied += n
-        return applied
+                read = max(read, applied)
+        return read
 
-    def _rebuild_beside(self, view: View) -> int:
-        """PostgreSQL: build in a scratch schema, then move the tables in under the view's lock."""
+    def _rebuild_beside(self, views: list[View]) -> int:
+        """PostgreSQL: build every named view in one scratch schema (each batch read and decoded
+        once for all of them), then move the tables in under the views' locks, in one transaction."""
         main = self.db.schema
-        scratch = f"{main}_rebuild_{view.name}"
+        scratch = f"{main}_rebuild"
+        names = [v.name for v in views]
         with self.db.shadow(scratch) as shadow_db:
-            applied = Projector(shadow_db, self.sources, [view]).catch_up()
+            applied = Projector(shadow_db, self.sources, views).catch_up()
             with self.db.transaction() as tx:
-                tx.lock(f"view:{view.name}")
-                for table in view.tables:
+                for view in sorted(views, key=lambda v: v.name):  # one order everywhere: no deadlock
+                    tx.lock(f"view:{view.name}")
+                for table in (t for view in views for t in view.tables):
                     tx.execute(f'DROP TABLE IF EXISTS "{main}"."{table}"')
                     tx.execute(f'ALTER TABLE "{scratch}"."{table}" SET SCHEMA "{main}"')
-                tx.execute(f'DELETE FROM "{main}".tracking WHERE view = %s', (view.name,))
-                tx.execute(f'INSERT INTO "{main}".tracking SELECT * FROM "{scratch}".tracking WHERE view = %s',
-                           (view.name,))
-        return applied + self.catch_up([view])
+                tx.execute(f'DELETE FROM "{main}".tracking WHERE view = ANY(%s)', (names,))
+                tx.execute(f'INSERT INTO "{main}".tracking SELECT * FROM "{scratch}".tracking WHERE view = ANY(%s)',
+                           (names,))
+        return applied + self.catch_up(views)
 
     @staticmethod
     def _position(tx: Tx, view: str, context: str) -> int:
