@@ -1,11 +1,11 @@
 """The FastAPI app factory: builds the system in the lifespan, never at import time."""
 import threading
 from contextlib import asynccontextmanager
-from uuid import uuid4
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 from api import errors
+from api.gate import RequestGate
 from api.idempotency import IdempotencyMiddleware
 from api.routes import (audit, bookings, claims, demands, health, registry, service_records, services, stats,
                         tokens, venues, workflows)
@@ -20,16 +20,6 @@ def _timer_loop(system: Linli, stop: threading.Event) -> None:
             system.timers.tick()
         except Exception:  # noqa: BLE001 - a failed tick (database down) is retried next interval
             continue
-
-
-async def _has_nul(request: Request) -> bool:
-    """PostgreSQL text cannot hold U+0000: refuse it at the door, in the query and in JSON bodies."""
-    if "%00" in request.url.query:
-        return True
-    if request.method not in ("POST", "PUT", "PATCH"):
-        return False
-    body = await request.body()
-    return b"\x00" in body or b"\\u0000" in body.lower()
 
 
 def create_app(system: Linli | None = None, run_timers: bool = True) -> FastAPI:
@@ -51,15 +41,5 @@ def create_app(system: Linli | None = None, run_timers: bool = True) -> FastAPI:
                    audit, health):
         app.include_router(module.router)
     app.add_middleware(IdempotencyMiddleware)
-
-    @app.middleware("http")
-    async def request_id(request: Request, call_next):
-        request.state.request_id = request.headers.get("x-request-id") or str(uuid4())
-        if await _has_nul(request):
-            response = errors.problem(422, "validation", "text must not contain NUL (U+0000) characters")
-        else:
-            response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
-
+    app.add_middleware(RequestGate)  # outermost: added last
     return app

@@ -69,7 +69,8 @@ def _actor(request: Request) -> Actor | None:
     return actor
 
 
-def required_actor(actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
+async def required_actor(actor: Annotated[Actor | None, Depends(optional_actor)]) -> Actor:
+    """Async: no I/O here (the token lookup is `optional_actor`'s), so no thread-pool hop."""
     if actor is None:
         raise Unauthenticated("this needs 'Authorization: Bearer <token>'")
     return actor

@@ -35,12 +35,12 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     import os
 
-    import uvicorn
+    from api import serving
 
     if projections not in ("inline", "worker"):
         raise typer.BadParameter("inline or worker")
     os.environ["LINLI_PROJECTIONS"] = projections  # read by each worker process's Settings
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
+    serving.serve(host, port, workers)
 
 
 @app.command()

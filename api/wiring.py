@@ -29,14 +29,22 @@ from workflows.timers import Timers
 from workflows.venues import Venues
 
 
+# Each process keeps recently used aggregates and, on every load, reads only the events stored
+# after the cached version (the library's fast-forward), so a demand with many claims is not
+# replayed for each command; commands get a deep copy. 5,000 aggregates stay well inside the
+# memory budget (docs/performance.md).
+CACHE = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
+
+
 def event_store_env(settings: Settings, context: str) -> dict[str, str]:
     if not settings.postgres:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         return {"PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(settings.data_dir / f"{context}.sqlite"),
-                "SQLITE_LOCK_TIMEOUT": "30"}
+                "SQLITE_LOCK_TIMEOUT": "30", **CACHE}
     url = urlparse(settings.database_url)
     return {
+        **CACHE,
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
         "POSTGRES_HOST": url.hostname or "127.0.0.1",
@@ -47,7 +55,7 @@ def event_store_env(settings: Settings, context: str) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": str(settings.pool_size),
         "POSTGRES_MAX_OVERFLOW": str(settings.pool_size),
         "POSTGRES_CONNECT_TIMEOUT": "2",  # the wait for a pooled connection; the library retries 10 times
-        "POSTGRES_PRE_PING": "y",
+        "POSTGRES_PRE_PING": "n",  # a dead connection fails its statement, and the library retries on a fresh one
     }
 
 

@@ -73,6 +73,7 @@ def projection_worker(env: dict) -> Process:
 
 
 def peer(dsn: str, port: int, workers: int) -> Process:
-    args = [sys.executable, "-m", "uvicorn", "crud_claims:app", "--app-dir", str(PEER_DIR), "--host", "127.0.0.1",
-            "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
-    return Process(args, {"PEER_DATABASE_URL": dsn}, f"http://127.0.0.1:{port}/docs")
+    """The peer as its docstring says to run it, on the same uvicorn sockets as Linli (api.serving)."""
+    code = (f"from api.serving import serve; serve('127.0.0.1', {port}, {workers}, 'crud_claims:app', False)")
+    env = {"PEER_DATABASE_URL": dsn, "PYTHONPATH": os.pathsep.join([str(PEER_DIR), str(Path.cwd())])}
+    return Process([sys.executable, "-c", code], env, f"http://127.0.0.1:{port}/docs")

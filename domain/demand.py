@@ -4,6 +4,7 @@ The demand also keeps the live claims on it (claimant, headcount, status) and it
 waitlist: it is the consistency boundary for capacity, so every claim change is saved
 together with the demand and a lost race on the demand's version is retried.
 """
+import copy
 from datetime import datetime
 from uuid import UUID
 
@@ -109,6 +110,16 @@ class Demand(Record):
 
     def relations(self, actor: Actor) -> set[str]:
         return relations(actor, self.organisation_id)
+
+    def __deepcopy__(self, memo: dict) -> "Demand":
+        """Commands get a copy of the cached demand (api/wiring.py). Everything but the claim book
+        is immutable, so copying that book is enough, and several times cheaper than the generic
+        deep copy of a demand with many claims (measured under the claims load)."""
+        clone = copy.copy(self)
+        clone.claims = {claim_id: dict(claim) for claim_id, claim in self.claims.items()}
+        clone.waitlist = list(self.waitlist)
+        clone._pending_events = list(self._pending_events)
+        return clone
 
     @property
     def confirmed(self) -> int:

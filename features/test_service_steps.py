@@ -68,7 +68,8 @@ def quoted(text: str) -> list[str]:
 
 def at_moment(text: str) -> datetime:
     """'2026年6月8日（周一）09:00' in Beijing time; the weekday must be right."""
-    y, m, d, weekday, hh, mm = re.fullmatch(r"(\d{4})年(\d{1,2})月(\d{1,2})日（周(.)）(\d{2}):(\d{2})", text).groups()
+    found = re.fullmatch(r"(\d{4})年(\d{1,2})月(\d{1,2})日（周(.)）(\d{2}):(\d{2})", text)
+    y, m, d, weekday, hh, mm = found.groups()
     at = datetime(int(y), int(m), int(d), int(hh), int(mm), tzinfo=CITY_TZ)
     assert WEEKDAYS[at.weekday()] == weekday, f"{text}: that day is a 周{WEEKDAYS[at.weekday()]}"
     return at
@@ -89,7 +90,8 @@ def field_value(field: str, text: str):
 def content_of(datatable) -> dict:
     """A one-row table of item content (labels as headers) → wire fields (valid_to a datetime)."""
     header, values = datatable
-    return {ITEM_FIELDS[label]: field_value(ITEM_FIELDS[label], value) for label, value in zip(header, values, strict=True)}
+    fields = [ITEM_FIELDS[label] for label in header]
+    return {field: field_value(field, value) for field, value in zip(fields, values, strict=True)}
 
 
 def wire(content: dict) -> dict:
@@ -231,7 +233,7 @@ def drafts_an_item(scene, who, datatable):
     scene.items[content["title"]] = scene.api.ok(scene.api.post("/service-items", body, scene.who(who)), 201)
 
 
-def act_on_item(scene, title: str, trigger: str, who: str, attempt: str | None, body: dict | None = None) -> None:
+def act_on_item(scene, title: str, trigger: str, who: str, attempt: str | None, body: dict | None = None):
     path = f"/service-items/{scene.items[title]['id']}/actions/{trigger}"
     scene.send(path, body or {}, scene.who(who), attempt)
 
@@ -269,7 +271,8 @@ def publishes_the_revision(scene, who, attempt, title):
 def item_status(scene, title, label):
     item = scene.item(title)
     assert item["status"] == ITEM_STATUS[label], item["status"]
-    listed = scene.api.ok(scene.api.get("/service-items", scene.api.admin, status=item["status"], page_size=100))
+    api = scene.api
+    listed = api.ok(api.get("/service-items", api.admin, status=item["status"], page_size=100))
     assert item["id"] in [row["id"] for row in listed["items"]], "the catalogue's read model disagrees"
 
 
@@ -381,8 +384,8 @@ def a_request_in_state(scene, who, title, label):
 
 
 def act_on_request(scene, trigger: str, who: str, attempt: str | None, body: dict | None = None) -> None:
-    done = scene.send(f"/service-requests/{scene.request['id']}/actions/{trigger}", body or {}, scene.who(who),
-                      attempt)
+    path = f"/service-requests/{scene.request['id']}/actions/{trigger}"
+    done = scene.send(path, body or {}, scene.who(who), attempt)
     if trigger == "accept" and done is not None:
         scene.first_due = datetime.fromisoformat(done["due_at"])
 
@@ -448,7 +451,8 @@ def evaluates(scene, who, rating, feedback):
 @then(parsers.re(r'诉求状态(?:仍)?为"(?P<label>[^"]+)"'))
 def request_status(scene, label):
     last = scene.response
-    hint = f" (the last 尝试 got {last.status_code} {last.text})" if last is not None and last.status_code >= 300 else ""
+    refused_before = last is not None and last.status_code >= 300
+    hint = f" (the last 尝试 got {last.status_code} {last.text})" if refused_before else ""
     request = scene.current_request()
     assert request["status"] == REQUEST_STATUS[label], f"{request['status']}{hint}"
     if request["department_id"]:

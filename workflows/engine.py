@@ -1,5 +1,6 @@
 """The one path every command takes: load, decide, let policies react, stamp who/when/why on
-every new event, save all touched aggregates in one transaction, retry a lost race.
+every new event, save all touched aggregates in one transaction (shared with the commands that
+finish at the same moment: see committer.py), retry a lost race.
 
 Commands are functions of a `Unit` (the aggregates loaded for this attempt). On a lost
 optimistic-concurrency race the whole command is re-run on fresh state, so its decision is
@@ -20,6 +21,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.actors import SYSTEM, Actor
 from domain.errors import DomainError, NotFoundError, StaleVersionError
+from workflows.committer import Committer
 
 T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
@@ -62,10 +64,13 @@ class Outcome(Generic[T]):
     events: list
 
 
-def load(app: Application, aggregate_id: UUID | str, kind: type[A]) -> A:
-    """The stored aggregate of this kind, or NotFoundError (also for a malformed id)."""
+def load(app: Application, aggregate_id: UUID | str, kind: type[A], to_change: bool = False) -> A:
+    """The stored aggregate of this kind, or NotFoundError (also for a malformed id). Only a
+    command's unit asks `to_change`, and gets its own copy; readers share the cached aggregate
+    and must not change it."""
     try:
-        aggregate = app.repository.get(aggregate_id if isinstance(aggregate_id, UUID) else UUID(aggregate_id))
+        aggregate = app.repository.get(aggregate_id if isinstance(aggregate_id, UUID) else UUID(aggregate_id),
+                                       deepcopy_from_cache=to_change)
     except (AggregateNotFoundError, ValueError):
         raise NotFoundError(f"no {kind.__name__.lower()} {aggregate_id}") from None
     if not isinstance(aggregate, kind):
@@ -86,7 +91,7 @@ class Unit:
     def get(self, aggregate_id: UUID | str, kind: type[A]) -> A:
         aggregate_id = aggregate_id if isinstance(aggregate_id, UUID) else UUID(aggregate_id)
         if aggregate_id not in self.aggregates:
-            self.aggregates[aggregate_id] = load(self.app, aggregate_id, kind)
+            self.aggregates[aggregate_id] = load(self.app, aggregate_id, kind, to_change=True)
         aggregate = self.aggregates[aggregate_id]
         if not isinstance(aggregate, kind):
             raise NotFoundError(f"no {kind.__name__.lower()} {aggregate_id}")
@@ -131,6 +136,7 @@ Policy = Callable[[Unit, object], None]
 class Engine:
     def __init__(self, app: Application, policies: Sequence[Policy] = ()):
         self.app, self.policies = app, tuple(policies)
+        self.committer = Committer(app)
         self._batch: Unit | None = None
         self._batch_size = 0
         self._saved: set[UUID] | None = None
@@ -187,7 +193,7 @@ class Engine:
             if not events:
                 return Outcome(value, None, [])
             try:
-                recordings = self.app.save(*unit.aggregates.values())
+                recordings = self.committer.save(unit.aggregates.values())
             except IntegrityError:
                 time.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** attempt)))
                 continue

@@ -16,7 +16,8 @@ ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://linli/ids")
 MIN_POSITION_WAIT_SECONDS = 5.0
 
 
-def linli(request: Request) -> Linli:
+async def linli(request: Request) -> Linli:
+    """Async because it does no I/O: FastAPI runs sync dependencies on its thread pool."""
     return request.app.state.linli
 
 

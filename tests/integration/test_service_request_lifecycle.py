@@ -450,6 +450,16 @@ def test_a_returned_request_is_resubmitted_with_amended_detail(world):
     assert accepted["status"] == "accepted"
 
 
+def test_the_applicant_sees_what_it_is_asked_to_supply_until_it_responds(world):
+    api, applicant = world.api, world.parties["applicant"]
+    request = world.request("in_progress")
+    asked = act(api, request, "await_applicant", world.parties["handler"], {"reason": "请补充近三个月社保缴费凭证"})
+    assert (asked["status"], asked["reason"]) == ("awaiting_applicant", "请补充近三个月社保缴费凭证")
+    assert get_request(api, request, applicant)["reason"] == "请补充近三个月社保缴费凭证"
+    answered = act(api, request, "respond", applicant)
+    assert (answered["status"], answered["reason"]) == ("in_progress", None)
+
+
 # -- transfer (转办): the old department loses the request, the new one takes it up -------------------------
 
 AFTER_TRANSFER = [(r.trigger, source) for r in HANDLER_ROWS for source in r.sources]
