@@ -19,6 +19,7 @@ from domain.service_item import ServiceItem
 from domain.service_request import ServiceRequest
 from projections.db import Database, Tx
 from projections.projector import View, iso
+from projections.subjects import Subjects
 
 ENDS_DEMAND_WAIT = (Demand.Started, Demand.Withdrawn, Demand.Expired, Demand.Fulfilled)
 ENDS_CLAIM_WAIT = (Claim.CheckedIn, Claim.Declined)
@@ -42,6 +43,10 @@ class Deadlines(View):
 
     def __init__(self, grace: timedelta):
         self.grace = grace
+        self.subjects = Subjects("deadline_subjects")
+
+    def begin_batch(self, tx: Tx, context: str) -> None:
+        self.subjects.clear()
 
     @singledispatchmethod
     def apply(self, event, tx: Tx, context: str) -> None:
@@ -101,9 +106,8 @@ class Deadlines(View):
         tx.execute("DELETE FROM deadlines WHERE aggregate_id = %s AND kind = 'demand.expire'", (demand_id,))
         self._no_show_at_start(tx, context, event, demand_id)
 
-    @staticmethod
-    def _seat(tx: Tx, demand_id: str, change: int) -> None:
-        tx.execute("UPDATE deadline_subjects SET seated = seated + %s WHERE id = %s", (change, demand_id))
+    def _seat(self, tx: Tx, demand_id: str, change: int) -> None:
+        self.subjects.add(tx, demand_id, "seated", change)
 
     def _arm_expiry(self, tx: Tx, event, context: str, demand_id: str) -> None:
         demand = self._subject(tx, demand_id)
@@ -180,16 +184,11 @@ class Deadlines(View):
         self._drop(tx, event, "sla.breach")
 
     # -- rows --------------------------------------------------------------------------------------
-    @staticmethod
-    def _remember(tx: Tx, event, **columns) -> None:
-        names = ", ".join(columns)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns)
-        tx.execute(f"INSERT INTO deadline_subjects (id, {names}) VALUES (%s{', %s' * len(columns)}) "
-                   f"ON CONFLICT (id) DO UPDATE SET {updates}", (str(event.originator_id), *columns.values()))
+    def _remember(self, tx: Tx, event, **columns) -> None:
+        self.subjects.remember(tx, event.originator_id, **columns)
 
-    @staticmethod
-    def _subject(tx: Tx, subject_id) -> dict:
-        return tx.rows("SELECT * FROM deadline_subjects WHERE id = %s", (str(subject_id),))[0]
+    def _subject(self, tx: Tx, subject_id) -> dict:
+        return self.subjects.get(tx, subject_id)
 
     @staticmethod
     def _set(tx: Tx, event, context: str, kind: str, due_at: str, aggregate_id: str | None = None) -> None:

@@ -32,6 +32,24 @@ class DemandBoard(View):
         "CREATE INDEX IF NOT EXISTS claims_claimant ON claims (claimant_id, created_at)",
     )
 
+    def __init__(self):
+        self._demand_of: dict[str, str] = {}  # claim → demand, for this batch
+        self._recount: set[str] = set()  # demands whose claim counts changed in this batch
+
+    def begin_batch(self, tx: Tx, context: str) -> None:
+        self._demand_of.clear()
+        self._recount.clear()
+
+    def finish_batch(self, tx: Tx, context: str, position: int) -> None:
+        """Count each touched demand's claims once per batch (nothing reads the counts meanwhile)."""
+        tx.executemany(
+            "UPDATE demand_board SET "
+            f"confirmed = (SELECT COALESCE(SUM(headcount), 0) FROM claims WHERE demand_id = %s AND status IN ({SEATED_SQL})), "
+            "waitlisted = (SELECT COUNT(*) FROM claims WHERE demand_id = %s AND status = 'waitlisted') "
+            "WHERE id = %s",
+            [(d, d, d) for d in sorted(self._recount)])
+        self._recount.clear()
+
     @singledispatchmethod
     def apply(self, event, tx: Tx, context: str) -> None:
         if isinstance(event, Demand.Event):
@@ -81,7 +99,8 @@ class DemandBoard(View):
              event.headcount, event.note, event.status, event.originator_version, iso(event.timestamp),
              iso(event.timestamp)),
         )
-        self._count_claims(tx, event.demand_id)
+        self._demand_of[str(event.originator_id)] = event.demand_id
+        self._recount.add(event.demand_id)
 
     @apply.register(Claim.Confirmed)
     @apply.register(Claim.Waitlisted)
@@ -99,15 +118,6 @@ class DemandBoard(View):
                 params.append(vars(event)[field])
         claim_id = str(event.originator_id)
         tx.execute(f"UPDATE claims SET {', '.join(sets)} WHERE id = %s", (*params, claim_id))
-        demand_id = tx.rows("SELECT demand_id FROM claims WHERE id = %s", (claim_id,))[0]["demand_id"]
-        self._count_claims(tx, demand_id)
-
-    @staticmethod
-    def _count_claims(tx: Tx, demand_id: str) -> None:
-        tx.execute(
-            "UPDATE demand_board SET "
-            f"confirmed = (SELECT COALESCE(SUM(headcount), 0) FROM claims WHERE demand_id = %s AND status IN ({SEATED_SQL})), "
-            "waitlisted = (SELECT COUNT(*) FROM claims WHERE demand_id = %s AND status = 'waitlisted') "
-            "WHERE id = %s",
-            (demand_id, demand_id, demand_id),
-        )
+        if claim_id not in self._demand_of:
+            self._demand_of[claim_id] = tx.rows("SELECT demand_id FROM claims WHERE id = %s", (claim_id,))[0]["demand_id"]
+        self._recount.add(self._demand_of[claim_id])

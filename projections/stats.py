@@ -18,6 +18,7 @@ from domain.service_item import ServiceItem
 from domain.venue import Venue
 from projections.db import Tx
 from projections.projector import View
+from projections.subjects import Subjects
 
 
 class Stats(View):
@@ -35,9 +36,11 @@ class Stats(View):
 
     def __init__(self):
         self._deltas: defaultdict[tuple[str, str, str], float] = defaultdict(float)
+        self.subjects = Subjects("stats_subjects")
 
     def begin_batch(self, tx: Tx, context: str) -> None:
         self._deltas.clear()
+        self.subjects.clear()
 
     def finish_batch(self, tx: Tx, context: str, position: int) -> None:
         """A batch's changes to each counter, summed, in one write per counter."""
@@ -61,12 +64,11 @@ class Stats(View):
 
     @apply.register
     def _(self, event: Demand.Posted, tx: Tx, context: str) -> None:
-        tx.execute("INSERT INTO stats_subjects (id, grid_id, category) VALUES (%s, %s, %s)",
-                   (str(event.originator_id), event.grid_id, event.category))
+        self.subjects.remember(tx, event.originator_id, grid_id=event.grid_id, category=event.category)
 
     @apply.register
     def _(self, event: Demand.Revised, tx: Tx, context: str) -> None:
-        tx.execute("UPDATE stats_subjects SET category = %s WHERE id = %s", (event.category, str(event.originator_id)))
+        self.subjects.update(tx, event.originator_id, category=event.category)
 
     @apply.register
     def _(self, event: Demand.Approved, tx: Tx, context: str) -> None:
@@ -76,23 +78,21 @@ class Stats(View):
     @apply.register
     def _(self, event: Claim.Made, tx: Tx, context: str) -> None:
         grid, category = self._subject(tx, event.demand_id)
-        tx.execute("INSERT INTO stats_subjects (id, grid_id, category) VALUES (%s, %s, %s)",
-                   (str(event.originator_id), grid, category))
+        self.subjects.remember(tx, event.originator_id, grid_id=grid, category=category)
         self._add(tx, "claims", event.headcount, grid, category, event.timestamp)
 
     @apply.register
     def _(self, event: Claim.Completed, tx: Tx, context: str) -> None:
-        tx.execute("UPDATE stats_subjects SET hours = %s WHERE id = %s", (event.hours, str(event.originator_id)))
+        self.subjects.update(tx, event.originator_id, hours=event.hours)
 
     @apply.register
     def _(self, event: Claim.Verified, tx: Tx, context: str) -> None:
-        row = tx.rows("SELECT grid_id, category, hours FROM stats_subjects WHERE id = %s", (str(event.originator_id),))[0]
+        row = self.subjects.get(tx, event.originator_id)
         self._add(tx, "service_hours", row["hours"] or 0, row["grid_id"], row["category"], event.timestamp)
 
     @apply.register
     def _(self, event: Venue.Shared, tx: Tx, context: str) -> None:
-        tx.execute("INSERT INTO stats_subjects (id, grid_id, category, active) VALUES (%s, %s, %s, %s)",
-                   (str(event.originator_id), event.grid_id, "venue", True))
+        self.subjects.remember(tx, event.originator_id, grid_id=event.grid_id, category="venue", active=True)
         self._add(tx, "venues_shared", 1, event.grid_id, None, event.timestamp)
 
     @apply.register(Venue.Suspended)
@@ -108,35 +108,34 @@ class Stats(View):
     @apply.register
     def _(self, event: ServiceItem.Drafted, tx: Tx, context: str) -> None:
         metric = "policy_items" if event.provider_role == "dept" else "services_shared"
-        tx.execute("INSERT INTO stats_subjects (id, grid_id, category, active, metric) VALUES (%s, '', %s, %s, %s)",
-                   (str(event.originator_id), event.content["category"], False, metric))
+        self.subjects.remember(tx, event.originator_id, grid_id="", category=event.content["category"], active=False,
+                               metric=metric)
 
     @apply.register(ServiceItem.Published)
     @apply.register(ServiceItem.Suspended)
     @apply.register(ServiceItem.Resumed)
     @apply.register(ServiceItem.Retired)
     def _(self, event, tx: Tx, context: str) -> None:
-        metric = tx.rows("SELECT metric FROM stats_subjects WHERE id = %s", (str(event.originator_id),))[0]["metric"]
+        metric = self.subjects.get(tx, event.originator_id)["metric"]
         self._activity(tx, event, metric, event.status == "published", by_grid=False)
 
     def _activity(self, tx: Tx, event, metric: str, active_now: bool, by_grid: bool = True) -> None:
         """Count a venue or item while it is active/published: leaving subtracts, returning adds."""
         subject_id = str(event.originator_id)
-        row = tx.rows("SELECT grid_id, category, active FROM stats_subjects WHERE id = %s", (subject_id,))[0]
+        row = self.subjects.get(tx, subject_id)
         if bool(row["active"]) != active_now:
             grid = row["grid_id"] if by_grid else None
             category = None if by_grid else row["category"]
             self._add(tx, metric, 1 if active_now else -1, grid, category, event.timestamp)
-            tx.execute("UPDATE stats_subjects SET active = %s WHERE id = %s", (active_now, subject_id))
+            self.subjects.update(tx, subject_id, active=active_now)
 
     @apply.register
     def _(self, event: Booking.Requested, tx: Tx, context: str) -> None:
         grid, _ = self._subject(tx, event.venue_id)
         self._add(tx, "bookings", 1, grid, None, event.timestamp)
 
-    @staticmethod
-    def _subject(tx: Tx, subject_id: str) -> tuple[str, str]:
-        row = tx.rows("SELECT grid_id, category FROM stats_subjects WHERE id = %s", (subject_id,))[0]
+    def _subject(self, tx: Tx, subject_id: str) -> tuple[str, str]:
+        row = self.subjects.get(tx, subject_id)
         return row["grid_id"], row["category"]
 
     def _add(self, tx: Tx, metric: str, amount: float, grid: str | None, category: str | None, when) -> None:
