@@ -7,7 +7,7 @@ client would: creates carry an Idempotency-Key and are retried with it after a 5
 after a crash cannot create twice); actions go without one. PostgreSQL is stopped with
 `pg_ctlcluster … stop -m fast` and started again in a finally block. It stays down until one request
 of each kind sent at the start of the outage has been answered (a command reaches its 503 only after
-the event store's retries, about 50 s), so the outage lasts about a minute.
+the event store's retries, about 20 s), so the outage lasts about 20–30 s.
 
 - While it is down the API answers 503 application/problem+json with Retry-After, never a 500 and
   never a dropped connection: commands with and without Idempotency-Key, an aggregate read, read-model

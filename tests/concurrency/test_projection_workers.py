@@ -499,11 +499,18 @@ class PausingTx:
         self.tx, self.before = tx, before
         self.paused, self.go = threading.Event(), threading.Event()
 
-    def execute(self, sql: str, params=()) -> None:
+    def _maybe_pause(self, sql: str) -> None:
         if sql.lstrip().startswith(self.before) and not self.paused.is_set():
             self.paused.set()
             assert self.go.wait(120), "never told to go on"
+
+    def execute(self, sql: str, params=()) -> None:
+        self._maybe_pause(sql)
         self.tx.execute(sql, params)
+
+    def executemany(self, sql: str, rows) -> None:
+        self._maybe_pause(sql)
+        self.tx.executemany(sql, rows)
 
     def rows(self, sql: str, params=()) -> list[dict]:
         return self.tx.rows(sql, params)
@@ -518,8 +525,8 @@ class Rollback(Exception):
 
 def test_a_process_starting_while_a_worker_applies_an_event_starts(pg_url, pg_schema, system):
     """Every process (API server, worker, CLI) builds its Linli on start, and with it the read models'
-    tables if missing. A worker applying a Claim.Made to the demand board writes `claims`, then
-    `demand_board`, in one transaction. A process starting at that moment must wait or go ahead, and
+    tables if missing. A worker applying a Claim.Made to the demand board writes `claims`, then (at the
+    end of the batch) `demand_board`, in one transaction. A process starting at that moment must wait or go ahead, and
     must not die: here the applying transaction is held between its two writes while a system starts."""
     with Api.serving(system) as api:
         owner = api.org()
@@ -541,8 +548,12 @@ def test_a_process_starting_while_a_worker_applies_an_event_starts(pg_url, pg_sc
         with system.db.transaction() as tx:  # what the projector's _apply does for this event
             tx.lock("view:demand_board")
             pausing = PausingTx(tx, "UPDATE demand_board")
-            applying = threading.Thread(target=lambda: board.record(notification, made, pausing, "demands"),
-                                        daemon=True)
+            def apply_batch() -> None:
+                board.begin_batch(pausing, "demands")
+                board.record(notification, made, pausing, "demands")
+                board.finish_batch(pausing, "demands", notification.id)
+
+            applying = threading.Thread(target=apply_batch, daemon=True)
             applying.start()
             assert pausing.paused.wait(60), "the demand board never got to its second write"
             starting.start()
