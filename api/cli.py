@@ -62,14 +62,14 @@ def seed(scale: Annotated[str, typer.Option(help="a fraction of Fuzhou, or 'fuzh
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn())
         with Progress(*columns, console=console) as progress:
-            for label, total, make, app in seeder.stages():
+            def stage(label: str, total: int):
                 task = progress.add_task(label, total=total)
-                with app.engine.batch(into_empty_store=True):
-                    for n in range(total):
-                        make(n)
-                        progress.advance(task)
+                return lambda: progress.advance(task)
+
+            seeder.run(stage)
             task = progress.add_task("读模型 read models", total=None)
             system.projector.catch_up()
+            system.db.analyze()
             progress.update(task, total=1, completed=1)
         events = sum(a.recorder.max_notification_id() or 0 for a in system.contexts.values())
         elapsed = time.perf_counter() - started

@@ -15,7 +15,7 @@ from api.wiring import Linli
 from domain.actors import Actor, Role
 from domain.city import CITY_TZ
 from domain.claim import Claim
-from domain.errors import DomainError
+from domain.errors import DomainError, DuplicateClaimError
 from domain.registry import GRID_TYPES, ORGANISATION_KINDS
 from workflows.engine import Meta
 
@@ -50,6 +50,17 @@ class Seeder:
         self.members: list[str] = []
         self.departments: list[str] = []
         self.items: list[UUID] = []
+
+    def run(self, started: Callable[[str, int], Callable[[], None]] | None = None) -> None:
+        """The whole city through the applications, each stage in batches, then the read models.
+        `started(label, total)` is told of each stage and returns what to call after each item."""
+        for label, total, make, app in self.stages():
+            advance = started(label, total) if started else None
+            with app.engine.batch(into_empty_store=True):
+                for n in range(total):
+                    make(n)
+                    if advance:
+                        advance()
 
     def _id(self, kind: str, n: int) -> UUID:
         return uuid5(NAMESPACE_URL, f"linli-seed:{self.seed}:{kind}:{n}")
@@ -101,21 +112,19 @@ class Seeder:
             needed=needed, claim_deadline=starts - timedelta(days=1), starts_at=starts,
             ends_at=starts + timedelta(hours=rng.randint(1, 4)), auto_confirm=rng.random() < 0.5).value
         demands.act_on_demand(Meta(owner), demand.id, "submit")
-        if rng.random() < 0.05:
-            return  # still under review
-        demands.act_on_demand(Meta(ADMIN), demand.id, "approve")
+        demands.act_on_demand(Meta(ADMIN), demand.id, "approve")  # SCALE.md counts published demands
         claims = self._claims(n, demand.id, owner, needed)
         if claims and rng.random() < 0.3:
             self._serve(demand.id, owner, claims)
 
     def _claims(self, n: int, demand_id: UUID, owner: Actor, needed: int) -> list[Claim]:
-        """About claims/demands claims per demand; the owner confirms what fits, cancels a few."""
-        per_demand = self.counts["claims"] / self.counts["demands"]
+        """The city's claims spread evenly (so the total is exactly SCALE.md's); the owner confirms
+        what fits, and a few are cancelled."""
+        demands, claims = self.counts["demands"], self.counts["claims"]
         confirmed = []
-        for k in range(max(0, round(self.rng.gauss(per_demand, 2)))):
-            member = Actor(self.rng.choice(self.members), Role.MEMBER)
+        for k in range(claims // demands + (1 if n < claims % demands else 0)):
+            member, claim = self._claim(self._id(f"claim:{n}", k), demand_id)
             try:
-                claim = self.system.demands.make_claim(Meta(member), self._id(f"claim:{n}", k), demand_id).value
                 if claim.status == "pending":
                     self.system.demands.act_on_claim(Meta(owner), claim.id, "confirm")
                 if self.rng.random() < 0.05:
@@ -123,8 +132,17 @@ class Seeder:
                     continue
                 confirmed.append(claim)
             except DomainError:
-                continue  # full, or this member already claimed: a real city has those too
+                continue  # no seat left to confirm it: it stays pending, as in a real city
         return confirmed
+
+    def _claim(self, claim_id: UUID, demand_id: UUID) -> tuple[Actor, Claim]:
+        """A claim by a member who has none on this demand yet."""
+        while True:
+            member = Actor(self.rng.choice(self.members), Role.MEMBER)
+            try:
+                return member, self.system.demands.make_claim(Meta(member), claim_id, demand_id).value
+            except DuplicateClaimError:
+                continue
 
     def _serve(self, demand_id: UUID, owner: Actor, claims: list[Claim]) -> None:
         demands = self.system.demands

@@ -49,14 +49,12 @@ def _seed(settings: Settings, scale: str) -> dict:
     system = Linli(settings)
     try:
         seeder, started = Seeder(system, 1.0 if scale == "fuzhou" else float(scale)), time.perf_counter()
-        for _, total, make, app in seeder.stages():
-            with app.engine.batch(into_empty_store=True):
-                for n in range(total):
-                    make(n)
+        seeder.run()
         seeded = time.perf_counter() - started
         events = sum(a.recorder.max_notification_id() or 0 for a in system.contexts.values())
         started = time.perf_counter()
         system.projector.catch_up()
+        system.db.analyze()
         projected = time.perf_counter() - started
         totals = {r["metric"]: r["value"] for r in system.db.rows("SELECT metric, value FROM stats WHERE dimension = ''")}
         return {"events": events, "seconds": round(seeded, 2), "per_second": round(events / seeded, 1),

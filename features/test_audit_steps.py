@@ -1,6 +1,5 @@
 """Steps for the auditor's specs: trace, reconstruct, detect."""
 import sqlite3
-from datetime import datetime, timedelta
 
 import psycopg
 import pytest

@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from tests.support import Api, Party
+from tests.support import Api, Party, run_timers
 
 scenarios(
     "demand_publishing.feature",
@@ -27,9 +27,6 @@ STATUS = {"草稿": "draft", "待审核": "pending_review", "已驳回": "reject
           "待确认": "pending", "候补": "waitlisted", "已确认": "confirmed", "已婉拒": "declined", "已取消": "cancelled",
           "已签到": "checked_in", "已完工": "completed", "已核实": "verified", "未到场": "no_show"}
 # 操作被拒绝，原因是"…" → (HTTP status, problem type)
-REFUSALS = {"名额已满": (409, "capacity-exceeded"), "重复认领": (409, "duplicate-claim"),
-            "当前状态不允许": (409, "invalid-transition"), "条件不满足": (409, "guard-failed"),
-            "填写内容有误": (422, "validation"), "无权操作": (403, "forbidden"), "找不到该记录": (404, "not-found")}
 DEMAND_ACTIONS = {"提交": "submit", "审核通过": "approve", "开始": "start", "完成": "fulfil", "修改": "revise",
                   "驳回": "reject", "撤回": "withdraw"}
 DEMAND_FIELDS = {"标题": ("title", str), "说明": ("description", str), "类别": ("category", str),
@@ -250,11 +247,6 @@ def verify(scene, who, attempt, name, rating):
 
 
 # -- time ------------------------------------------------------------------------------------------
-def run_timers(scene) -> None:
-    scene.events_before = scene.api.event_count()
-    scene.fired = scene.api.tick()
-
-
 @when("认领截止时间过后定时任务运行")
 def after_the_claim_deadline(scene):
     deadline = datetime.fromisoformat(scene.current_demand()["claim_deadline"])
@@ -275,27 +267,7 @@ def later(scene, amount, unit):
     run_timers(scene)
 
 
-@when("定时任务再次运行")
-def timers_again(scene):
-    run_timers(scene)
-
-
-@then("定时任务没有产生新的事件")
-def nothing_fired(scene):
-    assert scene.fired == 0
-    assert scene.api.event_count() == scene.events_before
-
-
 # -- what everyone sees ----------------------------------------------------------------------------
-@then(parsers.re(r'操作被拒绝，原因是"(?P<label>[^"]+)"'))
-def refused(scene, label):
-    status, slug = REFUSALS[label]
-    response = scene.response
-    assert response is not None, "no step tried anything (尝试) before this check"
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
-    problem = response.json()
-    assert problem["type"].endswith(f"/{slug}") and problem["status"] == status, problem
 
 
 @then(parsers.re(r'返回的当前状态为"(?P<label>[^"]+)"'))

@@ -40,8 +40,6 @@ CAUSES = {"该事项的发布": "ServiceItem.Published", "该事项的修订发�
           "该诉求的受理": "ServiceRequest.Accepted", "企业的补充回复": "ServiceRequest.Resumed"}
 OUTCOMES = {"同意": "approved", "不同意": "denied", "已答复": "answered"}
 # 操作被拒绝，原因是"…" → (HTTP status, problem type)
-REFUSALS = {"当前状态不允许": (409, "invalid-transition"), "条件不满足": (409, "guard-failed"),
-            "须说明理由": (422, "validation"), "无权操作": (403, "forbidden"), "找不到该记录": (404, "not-found")}
 # item content as the specs write it: label → wire field
 ITEM_FIELDS = {"名称": "title", "类别": "category", "办理方式": "mode", "承诺时限": "promised_days",
                "政策依据": "basis", "申报条件": "eligibility", "申报材料": "materials", "有效期至": "valid_to"}
@@ -184,33 +182,6 @@ def days_pass(scene, days):
     scene.api.clock.advance(days=int(days))
 
 
-def run_timers(scene) -> None:
-    scene.events_before = scene.api.event_count()
-    scene.fired = scene.api.tick()
-
-
-@given("定时任务运行")
-@when("定时任务运行")
-@when("定时任务再次运行")
-def timers_run(scene):
-    run_timers(scene)
-
-
-@then("定时任务没有产生新的事件")
-def nothing_fired(scene):
-    assert scene.fired == 0
-    assert scene.api.event_count() == scene.events_before
-
-
-@then(parsers.re(r'操作被拒绝，原因是"(?P<label>[^"]+)"'))
-def refused(scene, label):
-    status, slug = REFUSALS[label]
-    response = scene.response
-    assert response is not None, "no step tried anything (尝试) before this check"
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
-    problem = response.json()
-    assert problem["type"] == f"/problems/{slug}" and problem["status"] == status, problem
 
 
 # -- service items ---------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ class Database(Protocol):
 
     def transaction(self, pipeline: bool = False) -> Iterator[Tx]: ...
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]: ...
+    def analyze(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -71,6 +72,11 @@ class SqliteDatabase:
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
         with self._mutex:
             return _SqliteTx(self._conn).rows(sql, params)
+
+    def analyze(self) -> None:
+        """Planner statistics, after a bulk load or a rebuild."""
+        with self._mutex:
+            self._conn.execute("ANALYZE")
 
     def close(self) -> None:
         self._conn.close()
@@ -129,6 +135,14 @@ class PostgresDatabase:
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
         with self._pool.connection() as conn:
             return conn.execute(sql, tuple(params)).fetchall()
+
+    def analyze(self) -> None:
+        """Planner statistics for this schema's tables, after a bulk load or a rebuild: tables that
+        appear full (a rebuild's) or fill at once (a seed) are otherwise planned blind until
+        autovacuum gets to them, if it runs at all (it is off on CI)."""
+        with self.transaction() as tx:
+            for row in tx.rows("SELECT tablename FROM pg_tables WHERE schemaname = %s", (self.schema,)):
+                tx.execute(f'ANALYZE "{self.schema}"."{row["tablename"]}"')
 
     def connection(self):
         """A pooled connection for one transaction of raw statements (schema set-up)."""

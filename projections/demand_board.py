@@ -4,9 +4,12 @@ from functools import singledispatchmethod
 from domain.claim import Claim
 from domain.demand import SEATED, Demand
 from projections.db import Tx
-from projections.projector import View, iso
+from projections.projector import View, iso, touch
 
 SEATED_SQL = ", ".join(f"'{s}'" for s in SEATED)
+
+
+DEMAND_CARRIES = ("status", "reason", "rating", "feedback")  # the demand fields its events may change
 
 
 class DemandBoard(View):
@@ -53,7 +56,7 @@ class DemandBoard(View):
     @singledispatchmethod
     def apply(self, event, tx: Tx, context: str) -> None:
         if isinstance(event, Demand.Event):
-            self._touch_demand(tx, event)
+            touch(tx, "demand_board", event, DEMAND_CARRIES)
 
     @apply.register
     def _(self, event: Demand.Posted, tx: Tx, context: str) -> None:
@@ -74,21 +77,11 @@ class DemandBoard(View):
             (event.title, event.description, event.category, event.needed, iso(event.claim_deadline),
              iso(event.starts_at), iso(event.ends_at), str(event.originator_id)),
         )
-        self._touch_demand(tx, event)
-
-    def _touch_demand(self, tx: Tx, event) -> None:
-        """Every demand event moves version and updated_at, and status/reason/rating where it carries them."""
-        sets, params = ["version = %s", "updated_at = %s"], [event.originator_version, iso(event.timestamp)]
-        for field in ("status", "reason", "rating", "feedback"):
-            if field in vars(event):
-                sets.append(f"{field} = %s")
-                params.append(vars(event)[field])
-        tx.execute(f"UPDATE demand_board SET {', '.join(sets)} WHERE id = %s", (*params, str(event.originator_id)))
+        touch(tx, "demand_board", event, DEMAND_CARRIES)
 
     @apply.register
     def _(self, event: Demand.Approved, tx: Tx, context: str) -> None:
-        self._touch_demand(tx, event)
-        tx.execute("UPDATE demand_board SET reason = NULL WHERE id = %s", (str(event.originator_id),))
+        touch(tx, "demand_board", event, DEMAND_CARRIES, reason=None)
 
     @apply.register
     def _(self, event: Claim.Made, tx: Tx, context: str) -> None:
@@ -111,13 +104,8 @@ class DemandBoard(View):
     @apply.register(Claim.Verified)
     @apply.register(Claim.MarkedNoShow)
     def _(self, event, tx: Tx, context: str) -> None:
-        sets, params = ["version = %s", "updated_at = %s"], [event.originator_version, iso(event.timestamp)]
-        for field in ("status", "reason", "hours", "rating"):
-            if field in vars(event):
-                sets.append(f"{field} = %s")
-                params.append(vars(event)[field])
         claim_id = str(event.originator_id)
-        tx.execute(f"UPDATE claims SET {', '.join(sets)} WHERE id = %s", (*params, claim_id))
+        touch(tx, "claims", event, ("status", "reason", "hours", "rating"))
         if claim_id not in self._demand_of:
             self._demand_of[claim_id] = tx.rows("SELECT demand_id FROM claims WHERE id = %s", (claim_id,))[0]["demand_id"]
         self._recount.add(self._demand_of[claim_id])

@@ -23,6 +23,15 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
 
+def touch(tx: Tx, table: str, event, carried: tuple[str, ...] = ("status",), **changes) -> None:
+    """Move an aggregate's row to this event: its version and updated_at, the `carried` fields the
+    event has (status, reason, ...), and any other `changes`."""
+    values = {"version": event.originator_version, "updated_at": iso(event.timestamp), **changes}
+    values.update({name: vars(event)[name] for name in carried if name in vars(event)})
+    sets = ", ".join(f"{column} = %s" for column in values)
+    tx.execute(f"UPDATE {table} SET {sets} WHERE id = %s", (*values.values(), str(event.originator_id)))
+
+
 class View(ABC):
     """A read model: its tables, and how each event changes them."""
 
@@ -136,7 +145,9 @@ class Projector:
         readers see the old rows or the new, never a half-built model. Returns the events read."""
         views = list(views or [v for v in self.views if v.rebuilt_by_default])
         if self.db.dialect == "postgres":
-            return self._rebuild_beside(views)
+            read = self._rebuild_beside(views)
+            self.db.analyze()
+            return read
         read = 0
         with self.db.transaction() as tx:  # SQLite: one transaction; WAL readers keep the old rows until commit
             for view in views:

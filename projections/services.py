@@ -5,7 +5,7 @@ from functools import singledispatchmethod
 from domain.service_item import ServiceItem
 from domain.service_request import ServiceRequest
 from projections.db import Tx
-from projections.projector import View, iso
+from projections.projector import View, iso, touch
 
 RUNS = (ServiceRequest.Accepted, ServiceRequest.Resumed, ServiceRequest.Reopened)
 STOPS = (ServiceRequest.Resolved, ServiceRequest.Withdrawn)
@@ -34,9 +34,9 @@ class ServiceCatalogue(View):
     @singledispatchmethod
     def apply(self, event, tx: Tx, context: str) -> None:
         if isinstance(event, ServiceItem.Event):
-            self._touch(tx, "service_items", event, {})
+            touch(tx, "service_items", event)
         elif isinstance(event, ServiceRequest.Event):
-            self._touch(tx, "service_requests", event, {})
+            touch(tx, "service_requests", event)
 
     @apply.register
     def _(self, event: ServiceItem.Drafted, tx: Tx, context: str) -> None:
@@ -51,19 +51,18 @@ class ServiceCatalogue(View):
 
     @apply.register
     def _(self, event: ServiceItem.Published, tx: Tx, context: str) -> None:
-        self._touch(tx, "service_items", event, {"content_version": 1})
+        touch(tx, "service_items", event, content_version=1)
 
     @apply.register
     def _(self, event: ServiceItem.RevisionStaged, tx: Tx, context: str) -> None:
-        self._touch(tx, "service_items", event, {"staged": json.dumps(event.revision, ensure_ascii=False)})
+        touch(tx, "service_items", event, staged=json.dumps(event.revision, ensure_ascii=False))
 
     @apply.register
     def _(self, event: ServiceItem.RevisionPublished, tx: Tx, context: str) -> None:
         staged = tx.rows("SELECT staged FROM service_items WHERE id = %s", (str(event.originator_id),))[0]["staged"]
         c = json.loads(staged)
-        self._touch(tx, "service_items", event, {
-            "content": staged, "staged": None, "content_version": event.content_version, "title": c["title"],
-            "category": c["category"], "mode": c["mode"], "promised_days": c["promised_days"]})
+        touch(tx, "service_items", event, content=staged, staged=None, content_version=event.content_version,
+              title=c["title"], category=c["category"], mode=c["mode"], promised_days=c["promised_days"])
 
     @apply.register
     def _(self, event: ServiceRequest.Filed, tx: Tx, context: str) -> None:
@@ -81,7 +80,7 @@ class ServiceCatalogue(View):
         changes = {"running_since": iso(event.at), "stopped": False}
         if isinstance(event, ServiceRequest.Accepted):
             changes["accepted"] = True
-        self._touch(tx, "service_requests", event, changes)
+        touch(tx, "service_requests", event, **changes)
 
     @apply.register(ServiceRequest.Paused)
     @apply.register(ServiceRequest.Resolved)
@@ -93,28 +92,20 @@ class ServiceCatalogue(View):
             changes["stopped"] = bool(accepted[0]["accepted"])
         if isinstance(event, ServiceRequest.Resolved):
             changes["outcome"] = event.outcome
-        self._touch(tx, "service_requests", event, changes)
+        touch(tx, "service_requests", event, **changes)
 
     @apply.register
     def _(self, event: ServiceRequest.Transferred, tx: Tx, context: str) -> None:
-        self._touch(tx, "service_requests", event, {"handler_role": "dept", "handler_id": event.department_id})
+        touch(tx, "service_requests", event, handler_role="dept", handler_id=event.department_id)
 
     @apply.register
     def _(self, event: ServiceRequest.Evaluated, tx: Tx, context: str) -> None:
-        self._touch(tx, "service_requests", event, {"rating": event.rating})
+        touch(tx, "service_requests", event, rating=event.rating)
 
     @apply.register
     def _(self, event: ServiceRequest.SlaWarning, tx: Tx, context: str) -> None:
-        self._touch(tx, "service_requests", event, {"warned": True})
+        touch(tx, "service_requests", event, warned=True)
 
     @apply.register
     def _(self, event: ServiceRequest.SlaBreached, tx: Tx, context: str) -> None:
-        self._touch(tx, "service_requests", event, {"breached": True})
-
-    @staticmethod
-    def _touch(tx: Tx, table: str, event, changes: dict) -> None:
-        changes = {"version": event.originator_version, "updated_at": iso(event.timestamp), **changes}
-        if "status" in vars(event):
-            changes["status"] = event.status
-        sets = ", ".join(f"{column} = %s" for column in changes)
-        tx.execute(f"UPDATE {table} SET {sets} WHERE id = %s", (*changes.values(), str(event.originator_id)))
+        touch(tx, "service_requests", event, breached=True)

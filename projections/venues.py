@@ -6,7 +6,7 @@ from domain.booking import Booking
 from domain.city import CITY_TZ
 from domain.venue import Venue
 from projections.db import Tx
-from projections.projector import View, iso
+from projections.projector import View, iso, touch
 
 
 class VenueDirectory(View):
@@ -33,9 +33,9 @@ class VenueDirectory(View):
     @singledispatchmethod
     def apply(self, event, tx: Tx, context: str) -> None:
         if isinstance(event, Venue.Event):
-            self._touch(tx, "venues", event)
+            touch(tx, "venues", event)
         elif isinstance(event, Booking.Event):
-            self._touch(tx, "bookings", event)
+            touch(tx, "bookings", event, ("status", "reason"))
 
     @apply.register
     def _(self, event: Venue.Shared, tx: Tx, context: str) -> None:
@@ -61,13 +61,3 @@ class VenueDirectory(View):
              iso(event.timestamp)),
         )
 
-    @staticmethod
-    def _touch(tx: Tx, table: str, event) -> None:
-        sets, params = ["version = %s", "updated_at = %s"], [event.originator_version, iso(event.timestamp)]
-        if "status" in vars(event):
-            sets.append("status = %s")
-            params.append(event.status)
-        if table == "bookings" and "reason" in vars(event):
-            sets.append("reason = %s")
-            params.append(event.reason)
-        tx.execute(f"UPDATE {table} SET {', '.join(sets)} WHERE id = %s", (*params, str(event.originator_id)))

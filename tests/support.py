@@ -316,3 +316,9 @@ class Api:
             r = self.act("service-requests", r["id"], step, applicant if step in APPLICANT_STEPS else handler)
         assert r["status"] == status, r
         return i, r
+
+
+def run_timers(scene) -> None:
+    """A spec's timer run: remember the event count before, and how many deadlines fired."""
+    scene.events_before = scene.api.event_count()
+    scene.fired = scene.api.tick()

@@ -1,5 +1,8 @@
 """Platform statistics with breakdowns by grid, category and month."""
-from fastapi import APIRouter
+import json
+from weakref import WeakKeyDictionary
+
+from fastapi import APIRouter, Response
 
 from api.routes.common import MinPosition, System, wait_for_positions
 
@@ -12,9 +15,23 @@ def _number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else round(value, 2)
 
 
+# A whole city's breakdowns are tens of thousands of numbers; they are rebuilt only when the
+# read models behind them have moved (per process, per system), else the last answer is sent again.
+_answers: "WeakKeyDictionary[object, tuple[tuple, bytes]]" = WeakKeyDictionary()
+
+
 @router.get("/stats")
-def stats(system: System, min_position: MinPosition = None) -> dict:
+def stats(system: System, min_position: MinPosition = None) -> Response:
     wait_for_positions(system, min_position)
+    moved = tuple((r["view"], r["context"], r["position"]) for r in system.db.rows(
+        "SELECT view, context, position FROM tracking WHERE view IN ('stats', 'services') ORDER BY view, context"))
+    cached = _answers.get(system)
+    if cached is None or cached[0] != moved:
+        cached = _answers[system] = (moved, json.dumps(_body(system), ensure_ascii=False).encode())
+    return Response(cached[1], media_type="application/json")
+
+
+def _body(system) -> dict:
     body: dict = {metric: 0 for metric in TOTALS}
     body.update({dimension: {} for dimension in ("by_grid", "by_category", "by_month")})
     for row in system.db.rows("SELECT metric, dimension, key, value FROM stats"):

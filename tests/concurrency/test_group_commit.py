@@ -8,7 +8,6 @@ commands, and that a lost race inside a group fails only the command that lost i
 """
 import threading
 import time
-from uuid import uuid4
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
