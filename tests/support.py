@@ -10,6 +10,7 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.routes.stats import ANSWERS
 from api.settings import Settings
 from api.wiring import Linli
 from domain.city import CITY_TZ
@@ -28,8 +29,13 @@ def new_system(**overrides) -> Linli:
 def empty(system: Linli) -> None:
     """Forget everything: every event, read model, token and idempotency record; clock to START.
 
-    Tests only: on PostgreSQL this uses the documented override of the append-only trigger."""
+    Tests only: on PostgreSQL this uses the documented override of the append-only trigger. What
+    processes keep of history (cached aggregates, the last /stats answer) goes too."""
     system.clock.set(START)
+    ANSWERS.pop(system, None)
+    for app in system.contexts.values():
+        if app.repository.cache is not None:
+            app.repository.cache.clear()
     if system.settings.postgres:
         schema = system.settings.database_schema
         with psycopg.connect(system.settings.database_url, autocommit=True) as conn, conn.transaction():

@@ -17,7 +17,9 @@ def _number(value: float) -> int | float:
 
 # A whole city's breakdowns are tens of thousands of numbers; they are rebuilt only when the
 # read models behind them have moved (per process, per system), else the last answer is sent again.
-_answers: "WeakKeyDictionary[object, tuple[tuple, bytes]]" = WeakKeyDictionary()
+# History is append-only, so a position always names the same history (tests that wipe a store
+# clear this too: tests/support.py).
+ANSWERS: "WeakKeyDictionary[object, tuple[tuple, bytes]]" = WeakKeyDictionary()
 
 
 @router.get("/stats")
@@ -25,9 +27,9 @@ def stats(system: System, min_position: MinPosition = None) -> Response:
     wait_for_positions(system, min_position)
     moved = tuple((r["view"], r["context"], r["position"]) for r in system.db.rows(
         "SELECT view, context, position FROM tracking WHERE view IN ('stats', 'services') ORDER BY view, context"))
-    cached = _answers.get(system)
+    cached = ANSWERS.get(system)
     if cached is None or cached[0] != moved:
-        cached = _answers[system] = (moved, json.dumps(_body(system), ensure_ascii=False).encode())
+        cached = ANSWERS[system] = (moved, json.dumps(_body(system), ensure_ascii=False).encode())
     return Response(cached[1], media_type="application/json")
 
 
