@@ -54,7 +54,7 @@ def _seed(settings: Settings, scale: str) -> dict:
         events = sum(a.recorder.max_notification_id() or 0 for a in system.contexts.values())
         started = time.perf_counter()
         system.projector.catch_up()
-        system.db.analyze()
+        system.projector.compact()
         projected = time.perf_counter() - started
         totals = {r["metric"]: r["value"] for r in system.db.rows("SELECT metric, value FROM stats WHERE dimension = ''")}
         return {"events": events, "seconds": round(seeded, 2), "per_second": round(events / seeded, 1),

@@ -25,7 +25,7 @@ class Database(Protocol):
 
     def transaction(self, pipeline: bool = False) -> Iterator[Tx]: ...
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]: ...
-    def analyze(self) -> None: ...
+    def vacuum(self, tables: Sequence[str], full: bool = False) -> None: ...
     def close(self) -> None: ...
 
 
@@ -73,10 +73,11 @@ class SqliteDatabase:
         with self._mutex:
             return _SqliteTx(self._conn).rows(sql, params)
 
-    def analyze(self) -> None:
-        """Planner statistics, after a bulk load or a rebuild."""
+    def vacuum(self, tables: Sequence[str], full: bool = False) -> None:
+        """Planner statistics for these tables (SQLite reuses freed pages by itself)."""
         with self._mutex:
-            self._conn.execute("ANALYZE")
+            for table in tables:
+                self._conn.execute(f'ANALYZE "{table}"')
 
     def close(self) -> None:
         self._conn.close()
@@ -136,13 +137,15 @@ class PostgresDatabase:
         with self._pool.connection() as conn:
             return conn.execute(sql, tuple(params)).fetchall()
 
-    def analyze(self) -> None:
-        """Planner statistics for this schema's tables, after a bulk load or a rebuild: tables that
-        appear full (a rebuild's) or fill at once (a seed) are otherwise planned blind until
-        autovacuum gets to them, if it runs at all (it is off on CI)."""
-        with self.transaction() as tx:
-            for row in tx.rows("SELECT tablename FROM pg_tables WHERE schemaname = %s", (self.schema,)):
-                tx.execute(f'ANALYZE "{self.schema}"."{row["tablename"]}"')
+    def vacuum(self, tables: Sequence[str], full: bool = False) -> None:
+        """VACUUM [FULL] ANALYZE these tables of this schema (see Projector.compact)."""
+        with self._pool.connection() as conn:
+            conn.autocommit = True  # VACUUM cannot run inside a transaction
+            try:
+                for table in tables:
+                    conn.execute(f'VACUUM {"FULL " if full else ""}ANALYZE "{self.schema}"."{table}"')
+            finally:
+                conn.autocommit = False
 
     def connection(self):
         """A pooled connection for one transaction of raw statements (schema set-up)."""

@@ -23,6 +23,7 @@ class DemandBoard(View):
             claim_deadline TEXT NOT NULL, starts_at TEXT NOT NULL, ends_at TEXT NOT NULL,
             auto_confirm BOOLEAN NOT NULL, status TEXT NOT NULL, reason TEXT, rating INTEGER, feedback TEXT,
             version INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS demand_board_created ON demand_board (created_at)",  # unfiltered, text
         "CREATE INDEX IF NOT EXISTS demand_board_status ON demand_board (status, created_at)",
         "CREATE INDEX IF NOT EXISTS demand_board_grid ON demand_board (grid_id, created_at)",
         "CREATE INDEX IF NOT EXISTS demand_board_category ON demand_board (category, created_at)",
