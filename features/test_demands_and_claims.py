@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from tests.support import Api, Party, run_timers
+from tests.support import Api, Party, Scene, run_timers
 
 scenarios(
     "demand_publishing.feature",
@@ -39,24 +39,15 @@ NAMES = r'(?P<names>"[^"]+"(?:、"[^"]+")*)'
 TRY = r"(?P<attempt>尝试)?"
 
 
-class Scene:
-    """Who is who (张三, 社区党委, 平台管理员 …), the demand the scenario speaks of (该需求), each
-    claimant's latest claim, and the last response of a step phrased with 尝试 ("tries to")."""
+class DemandScene(Scene):
+    """Also: the demand the scenario speaks of (该需求) and each claimant's latest claim."""
 
     def __init__(self, api: Api):
-        self.api = api
-        self.parties: dict[str, Party] = {"平台管理员": api.admin}
+        super().__init__(api)
         self.home: Party | None = None  # the first organisation named; members join it
         self.owner: Party | None = None
         self.demand: dict | None = None
         self.claims: dict[str, dict] = {}
-        self.response = None
-        self.fired: int | None = None
-        self.events_before: int | None = None
-
-    def who(self, name: str) -> Party:
-        assert name in self.parties, f"nobody called {name!r} here (known: {', '.join(self.parties)})"
-        return self.parties[name]
 
     def claim_of(self, name: str) -> dict:
         assert name in self.claims, f"{name} has not claimed the demand"
@@ -70,9 +61,9 @@ class Scene:
 
 
 @pytest.fixture(autouse=True)
-def scene(api: Api) -> Scene:
+def scene(api: Api) -> DemandScene:
     """Autouse, so that every scenario depends on `api` up front and runs once per backend."""
-    return Scene(api)
+    return DemandScene(api)
 
 
 def names_in(text: str) -> list[str]:

@@ -17,7 +17,7 @@ from pytest_bdd import given, parsers, scenarios, then, when
 
 from domain import sla
 from domain.city import CITY_TZ
-from tests.support import ACTION_BODIES, APPLICANT_STEPS, REQUEST_PATHS, Api, Party
+from tests.support import ACTION_BODIES, APPLICANT_STEPS, REQUEST_PATHS, Api, Party, Scene
 
 scenarios("service_items.feature", "service_requests.feature")
 
@@ -102,23 +102,14 @@ def assert_content(shown: dict, datatable) -> None:
         assert value == expected, f"{field}: {shown[field]!r}, expected {expected!r}"
 
 
-class Scene:
-    """Who is who (departments, enterprises, 平台管理员), the items named, the request the scenario
-    speaks of (该诉求), and the last response of a step phrased with 尝试."""
+class ServiceScene(Scene):
+    """Also: the items named, and the request the scenario speaks of (该诉求)."""
 
     def __init__(self, api: Api):
-        self.api = api
-        self.parties: dict[str, Party] = {"平台管理员": api.admin}
+        super().__init__(api)
         self.items: dict[str, dict] = {}
         self.request: dict | None = None
         self.first_due: datetime | None = None  # the due time set at acceptance
-        self.response = None
-        self.fired: int | None = None
-        self.events_before: int | None = None
-
-    def who(self, name: str) -> Party:
-        assert name in self.parties, f"nobody called {name!r} here (known: {', '.join(self.parties)})"
-        return self.parties[name]
 
     def name_of(self, party_id: str) -> str:
         return next(name for name, p in self.parties.items() if p.id == party_id)
@@ -149,9 +140,9 @@ class Scene:
 
 
 @pytest.fixture(autouse=True)
-def scene(api: Api) -> Scene:
+def scene(api: Api) -> ServiceScene:
     """Autouse, so that every scenario depends on `api` up front and runs once per backend."""
-    return Scene(api)
+    return ServiceScene(api)
 
 
 # -- who, when ------------------------------------------------------------------------------------

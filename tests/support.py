@@ -324,7 +324,23 @@ class Api:
         return i, r
 
 
-def run_timers(scene) -> None:
+class Scene:
+    """What a spec's steps share: who is who by name (平台管理员 from the start), the last response
+    of a step phrased with 尝试 ("tries to"), and the last timer run."""
+
+    def __init__(self, api: "Api"):
+        self.api = api
+        self.parties: dict[str, Party] = {"平台管理员": api.admin}
+        self.response = None
+        self.fired: int | None = None
+        self.events_before: int | None = None
+
+    def who(self, name: str) -> Party:
+        assert name in self.parties, f"nobody called {name!r} here (known: {', '.join(self.parties)})"
+        return self.parties[name]
+
+
+def run_timers(scene: Scene) -> None:
     """A spec's timer run: remember the event count before, and how many deadlines fired."""
     scene.events_before = scene.api.event_count()
     scene.fired = scene.api.tick()
