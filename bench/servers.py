@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 
-PEER_DIR = Path(__file__).resolve().parents[2] / "shared" / "peers"
+REPO = Path(__file__).resolve().parents[1]
+PEER_DIR = REPO.parent / "shared" / "peers"
 
 
 def _wait(url: str, seconds: float = 60) -> None:
@@ -75,5 +76,5 @@ def projection_worker(env: dict) -> Process:
 def peer(dsn: str, port: int, workers: int) -> Process:
     """The peer as its docstring says to run it, on the same uvicorn sockets as Linli (api.serving)."""
     code = (f"from api.serving import serve; serve('127.0.0.1', {port}, {workers}, 'crud_claims:app', False)")
-    env = {"PEER_DATABASE_URL": dsn, "PYTHONPATH": os.pathsep.join([str(PEER_DIR), str(Path.cwd())])}
+    env = {"PEER_DATABASE_URL": dsn, "PYTHONPATH": os.pathsep.join([str(PEER_DIR), str(REPO)])}
     return Process([sys.executable, "-c", code], env, f"http://127.0.0.1:{port}/docs")
