@@ -36,6 +36,7 @@ import httpx
 import psycopg
 import pytest
 
+import features.conftest as shared_steps
 import features.test_demands_and_claims as spoken
 from tests.concurrency.live import (
     ADMIN,
@@ -53,7 +54,9 @@ pytestmark = pytest.mark.postgres
 # needs the server's clock past the claim deadline (see the module docstring)
 NEEDS_SERVER_CLOCK = {"test_截止时已有党员确认需求不会过期但不再接受认领"}
 
-# the feature module's step definitions, its `scene` fixture, and its scenarios
+# the feature module's step definitions (its own and those features/conftest.py shares), its
+# `scene` fixture, and its scenarios
+globals().update({name: value for name, value in vars(shared_steps).items() if name.startswith("pytestbdd_")})
 globals().update({name: value for name, value in vars(spoken).items()
                   if name.startswith("pytestbdd_") or name == "scene"
                   or (name.startswith("test_") and name not in NEEDS_SERVER_CLOCK)})
