@@ -1,12 +1,15 @@
 """Test helpers: build a system on a fake clock, and drive the HTTP API as a city's users would."""
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import sqlite3
+import uuid
 
 import psycopg
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -344,3 +347,27 @@ def run_timers(scene: Scene) -> None:
     """A spec's timer run: remember the event count before, and how many deadlines fired."""
     scene.events_before = scene.api.event_count()
     scene.fired = scene.api.tick()
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def module_api(request, tmp_path_factory, name: str) -> Iterator["Api"]:
+    """One system per backend for a module (as conftest builds `api`, but module-scoped), for a
+    fixture parametrised with BACKENDS; a PostgreSQL schema of its own, dropped afterwards."""
+    if request.param == "sqlite":
+        url, schema, backend = None, None, {"data_dir": tmp_path_factory.mktemp(name)}
+    else:
+        url = request.getfixturevalue("pg_url")
+        schema = f"linli_test_{uuid.uuid4().hex[:12]}"
+        backend = {"database_url": url, "database_schema": schema, "pool_size": 2}
+    system = new_system(**backend)
+    try:
+        with Api.serving(system) as api:
+            yield api
+    finally:
+        system.shutdown()
+        if schema:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

@@ -17,11 +17,10 @@ the stock is built; tests that need the timers use the per-test `api` of conftes
 import uuid
 from datetime import datetime, timedelta
 
-import psycopg
 import pytest
 
 from domain.demand import LIFECYCLE
-from tests.support import ACTION_BODIES, DEMAND_PATHS, Api, Party, new_system
+from tests.support import ACTION_BODIES, BACKENDS, DEMAND_PATHS, Api, Party, module_api
 
 STATES = LIFECYCLE.states
 ROWS = {r.trigger: r for r in LIFECYCLE.rows}
@@ -106,24 +105,10 @@ class World:
         return self.parties["owner"]
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def shared(request, tmp_path_factory) -> World:
-    """One system per backend for this module (as conftest builds `api`, but module-scoped)."""
-    if request.param == "sqlite":
-        schema, backend = None, {"data_dir": tmp_path_factory.mktemp("demand-lifecycle")}
-    else:
-        url = request.getfixturevalue("pg_url")
-        schema = f"linli_test_{uuid.uuid4().hex[:12]}"
-        backend = {"database_url": url, "database_schema": schema, "pool_size": 2}
-    system = new_system(**backend)
-    try:
-        with Api.serving(system) as api:
-            yield World(api)
-    finally:
-        system.shutdown()
-        if schema:
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with module_api(request, tmp_path_factory, "demand-lifecycle") as api:
+        yield World(api)
 
 
 def claims_of(api: Api, demand: dict, by: Party) -> list[dict]:

@@ -20,13 +20,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-import psycopg
 import pytest
 
 from domain.actors import SYSTEM, Actor, Role
 from domain.errors import GuardFailedError
 from domain.service_item import LIFECYCLE, ServiceItem
-from tests.support import ACTION_BODIES, ITEM_PATHS, Api, Party, new_system
+from tests.support import ACTION_BODIES, BACKENDS, ITEM_PATHS, Api, Party, module_api
 
 STATES = LIFECYCLE.states
 ROWS = {r.trigger: r for r in LIFECYCLE.rows}
@@ -93,24 +92,10 @@ class World:
                       for kind in KINDS for state in STATES}
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def shared(request, tmp_path_factory) -> World:
-    """One system per backend for this module (as conftest builds `api`, but module-scoped)."""
-    if request.param == "sqlite":
-        schema, backend = None, {"data_dir": tmp_path_factory.mktemp("item-lifecycle")}
-    else:
-        url = request.getfixturevalue("pg_url")
-        schema = f"linli_test_{uuid.uuid4().hex[:12]}"
-        backend = {"database_url": url, "database_schema": schema, "pool_size": 2}
-    system = new_system(**backend)
-    try:
-        with Api.serving(system) as api:
-            yield World(api)
-    finally:
-        system.shutdown()
-        if schema:
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with module_api(request, tmp_path_factory, "item-lifecycle") as api:
+        yield World(api)
 
 
 def get_item(api: Api, item: dict, by: Party | None = None) -> dict:

@@ -19,11 +19,10 @@ requests; tests that run the timers use the per-test `api` of conftest.
 import uuid
 from datetime import timedelta
 
-import psycopg
 import pytest
 
 from domain.service_request import LIFECYCLE
-from tests.support import ACTION_BODIES, APPLICANT_STEPS, REQUEST_PATHS, START, Api, Party, new_system
+from tests.support import ACTION_BODIES, APPLICANT_STEPS, BACKENDS, REQUEST_PATHS, START, Api, Party, module_api
 
 STATES = LIFECYCLE.states
 ROWS = {r.trigger: r for r in LIFECYCLE.rows}
@@ -83,24 +82,10 @@ class World:
         return ACTION_BODIES.get(trigger, {})
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def shared(request, tmp_path_factory) -> World:
-    """One system per backend for this module (as conftest builds `api`, but module-scoped)."""
-    if request.param == "sqlite":
-        schema, backend = None, {"data_dir": tmp_path_factory.mktemp("request-lifecycle")}
-    else:
-        url = request.getfixturevalue("pg_url")
-        schema = f"linli_test_{uuid.uuid4().hex[:12]}"
-        backend = {"database_url": url, "database_schema": schema, "pool_size": 2}
-    system = new_system(**backend)
-    try:
-        with Api.serving(system) as api:
-            yield World(api)
-    finally:
-        system.shutdown()
-        if schema:
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with module_api(request, tmp_path_factory, "request-lifecycle") as api:
+        yield World(api)
 
 
 @pytest.fixture
