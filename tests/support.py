@@ -1,12 +1,13 @@
 """Test helpers: build a system on a fake clock, and drive the HTTP API as a city's users would."""
+import random
+import sqlite3
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import count
-
-import sqlite3
-import uuid
 
 import psycopg
 import pytest
@@ -371,3 +372,16 @@ def module_api(request, tmp_path_factory, name: str) -> Iterator["Api"]:
         if schema:
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def system_when_room(pg_url: str, schema: str, pool_size: int = 1) -> Linli:
+    """A race process's own system. The PostgreSQL server may be shared with other suites: when it
+    has no connection left, wait and try again rather than fail the race for want of one."""
+    for _ in range(40):
+        try:
+            return new_system(database_url=pg_url, database_schema=schema, pool_size=pool_size)
+        except Exception as error:  # noqa: BLE001
+            if not any(full in str(error) for full in ("too many clients", "couldn't get a connection")):
+                raise
+            time.sleep(1 + random.random())
+    raise RuntimeError("PostgreSQL stayed full for a minute")

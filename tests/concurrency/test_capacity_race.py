@@ -25,8 +25,6 @@ two connections per context plus the read-model pool), because its requests are 
 """
 import multiprocessing
 import queue
-import random
-import time
 import traceback
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +34,7 @@ import pytest
 
 from domain.claim import Claim
 from domain.demand import SEATED, Demand
-from tests.support import START, Api, new_system
+from tests.support import START, Api, new_system, system_when_room
 
 pytestmark = pytest.mark.postgres
 
@@ -64,18 +62,6 @@ def _crash(kind: str, variant: str, claimant: str) -> dict:
             "body": {"raw": traceback.format_exc()}}
 
 
-def _start_system(pg_url: str, schema: str):
-    """This worker's own system. The PostgreSQL server may be shared with other suites: when it has no
-    connection left, wait and try again rather than fail the race for want of a connection."""
-    for _ in range(40):
-        try:
-            return new_system(database_url=pg_url, database_schema=schema, pool_size=WORKER_POOL_SIZE)
-        except Exception as error:  # noqa: BLE001
-            if not any(full in str(error) for full in ("too many clients", "couldn't get a connection")):
-                raise
-            time.sleep(1 + random.random())
-    raise RuntimeError("PostgreSQL stayed full for a minute")
-
 
 def _race(index: int, pg_url: str, schema: str, demands: dict[str, str], owner_headers: dict,
           claimants: list[tuple[str, dict]], barrier, results) -> None:
@@ -83,7 +69,7 @@ def _race(index: int, pg_url: str, schema: str, demands: dict[str, str], owner_h
     and the owner confirms each pending claim at once."""
     system, answers = None, []
     try:
-        system = _start_system(pg_url, schema)
+        system = system_when_room(pg_url, schema, WORKER_POOL_SIZE)
         assert system.clock.now() == START
         with Api.serving(system) as api:
             barrier.wait(timeout=TIMEOUT)
@@ -278,7 +264,7 @@ def _start(index: int, pg_url: str, schema: str, barrier, results) -> None:
     system = None
     try:
         barrier.wait(timeout=TIMEOUT)
-        system = _start_system(pg_url, schema)
+        system = system_when_room(pg_url, schema, WORKER_POOL_SIZE)
         results.put(("done", index, None))
     except BaseException:  # noqa: BLE001
         results.put(("error", index, traceback.format_exc()))

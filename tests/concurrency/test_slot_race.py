@@ -23,8 +23,6 @@ each worker runs with pool_size=1 (three event stores and a read-model pool ≈ 
 """
 import multiprocessing
 import queue
-import random
-import time
 import traceback
 import uuid
 from dataclasses import dataclass
@@ -37,7 +35,7 @@ import pytest
 from domain.booking import Booking
 from domain.schedule import VenueDay, day_id, free_intervals
 from domain.venue import CITY_TZ, Venue
-from tests.support import START, Api, Party, new_system
+from tests.support import START, Api, Party, new_system, system_when_room
 
 pytestmark = pytest.mark.postgres
 
@@ -66,18 +64,6 @@ def _answer(response) -> dict:
             "body": body}
 
 
-def _start_system(pg_url: str, schema: str):
-    """This worker's own system. The server is shared with other suites (max_connections 100):
-    when it is full, wait and try again rather than fail the race for want of a connection."""
-    for _ in range(40):
-        try:
-            return new_system(database_url=pg_url, database_schema=schema, pool_size=WORKER_POOL_SIZE)
-        except Exception as error:  # noqa: BLE001
-            if not any(full in str(error) for full in ("too many clients", "couldn't get a connection")):
-                raise
-            time.sleep(1 + random.random())
-    raise RuntimeError("PostgreSQL stayed full for a minute")
-
 
 def _worker(index: int, pg_url: str, schema: str, barrier, startup, tasks, results) -> None:
     """Serve the API on its own system; per task wait on the barrier, then POST the task's requests.
@@ -87,10 +73,10 @@ def _worker(index: int, pg_url: str, schema: str, barrier, startup, tasks, resul
     try:
         if startup is None:
             barrier.wait(timeout=TIMEOUT)
-            system = _start_system(pg_url, schema)
+            system = system_when_room(pg_url, schema, WORKER_POOL_SIZE)
         else:
             with startup:
-                system = _start_system(pg_url, schema)
+                system = system_when_room(pg_url, schema, WORKER_POOL_SIZE)
         assert system.clock.now() == START
         with Api.serving(system) as api:
             results.put(("ready", index, None))

@@ -25,8 +25,6 @@ at a time (see test_slot_race: building several at one instant is a separate, kn
 """
 import multiprocessing
 import queue
-import random
-import time
 import traceback
 from collections import Counter
 from datetime import datetime, timedelta
@@ -40,7 +38,7 @@ from domain.claim import Claim
 from domain.demand import Demand
 from domain.schedule import VenueDay, day_id
 from domain.venue import CITY_TZ
-from tests.support import START, new_system
+from tests.support import START, new_system, system_when_room
 from workflows.engine import Meta
 
 pytestmark = pytest.mark.postgres
@@ -59,24 +57,13 @@ MEMBERS = [Actor(f"member-timer-{n}", Role.MEMBER) for n in range(10)]
 
 
 # -- the timer processes -----------------------------------------------------------------------------
-def _start_system(pg_url: str, schema: str):
-    """This process's own system; when the shared server is full, wait and try again."""
-    for _ in range(40):
-        try:
-            return new_system(database_url=pg_url, database_schema=schema, pool_size=WORKER_POOL_SIZE)
-        except Exception as error:  # noqa: BLE001
-            if not any(full in str(error) for full in ("too many clients", "couldn't get a connection")):
-                raise
-            time.sleep(1 + random.random())
-    raise RuntimeError("PostgreSQL stayed full for a minute")
-
 
 def _timer_loop(index: int, pg_url: str, schema: str, startup, barrier, tasks, results) -> None:
     """Per task: set this process's clock, wait for the other loop, run the timers TICKS times."""
     system = None
     try:
         with startup:
-            system = _start_system(pg_url, schema)
+            system = system_when_room(pg_url, schema, WORKER_POOL_SIZE)
         results.put(("ready", index, None))
         while (when := tasks.get()) is not None:
             system.clock.set(when)
