@@ -34,13 +34,13 @@ class RequestGate:
                 message["headers"] = [*message.get("headers", []), echo]
             await send(message)
 
-        refused = problem(422, "validation", "text must not contain NUL (U+0000) characters")
-        if b"%00" in scope.get("query_string", b""):
-            return await refused(scope, receive, send_with_id)
         if scope["method"] in BODY_METHODS:
             body, receive = await _buffered(receive)
-            if has_nul(body):
-                return await refused(scope, receive, send_with_id)
+        else:
+            body = b""
+        if b"%00" in scope.get("query_string", b"") or has_nul(body):
+            refused = problem(422, "validation", "text must not contain NUL (U+0000) characters")
+            return await refused(scope, receive, send_with_id)
         await self.app(scope, receive, send_with_id)
 
 

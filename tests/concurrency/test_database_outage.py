@@ -36,7 +36,6 @@ from tests.concurrency.live import (
     check_acknowledged_stored,
     check_applied_exactly_once,
     linli_env,
-    local_system,
     projection_worker,
     wait_caught_up,
     wait_until,
@@ -70,21 +69,6 @@ def start_postgres(pg_url: str) -> None:
             return False
 
     wait_until(accepting, 180, "PostgreSQL did not accept connections after a restart", interval=0.2)
-
-
-@pytest.fixture
-def system(pg_url, pg_schema):
-    linli = local_system(pg_url, pg_schema)
-    yield linli
-    linli.shutdown()
-
-
-@pytest.fixture
-def procs():
-    started = []
-    yield started
-    for proc in started:
-        proc.stop(timeout=20)
 
 
 def is_unavailable(response: httpx.Response) -> bool:

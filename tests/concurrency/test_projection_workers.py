@@ -53,22 +53,6 @@ KILLS = 10
 CATCH_UP_TIMEOUT = 180
 
 
-@pytest.fixture
-def system(pg_url, pg_schema):
-    linli = local_system(pg_url, pg_schema)
-    yield linli
-    linli.shutdown()
-
-
-@pytest.fixture
-def procs():
-    """Every subprocess a test starts; all are ended when it finishes, whatever happened."""
-    started = []
-    yield started
-    for proc in started:
-        proc.stop(timeout=20)
-
-
 def rebuild_and_compare(system) -> None:
     """Snapshot the live read models (caught up, no writer running), rebuild them from scratch, compare."""
     live = snapshot(system)
