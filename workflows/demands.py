@@ -2,8 +2,6 @@
 from datetime import timedelta
 from uuid import UUID
 
-from eventsourcing.application import Application
-
 from domain import claiming
 from domain.actors import Role
 from domain.claim import LIFECYCLE as CLAIM_LIFECYCLE
@@ -11,13 +9,14 @@ from domain.claim import Claim
 from domain.demand import LIFECYCLE as DEMAND_LIFECYCLE
 from domain.demand import Demand
 from domain.errors import DomainError, ForbiddenError
+from workflows.context import Context
 from workflows.clock import Clock, SystemClock
 from workflows.commands import check_trigger, dispatch
 from workflows.engine import A, Engine, Meta, Outcome, Unit, check_version, load
 from workflows.policies import DEMAND_POLICIES
 
 
-class Demands(Application):
+class Demands(Context):
     name = "demands"
     snapshotting_intervals = {Demand: 100}
 

@@ -1,17 +1,16 @@
 """The registry context: grids, organisations, members and departments."""
 from uuid import UUID
 
-from eventsourcing.application import Application
-
 from domain.actors import Role
 from domain.errors import ForbiddenError, NotFoundError, ValidationError
 from domain.registry import Department, Grid, Member, Organisation
+from workflows.context import Context
 from workflows.engine import Engine, Meta, Outcome, Unit, load
 
 KINDS = {"grid": Grid, "organisation": Organisation, "member": Member, "department": Department}
 
 
-class Registry(Application):
+class Registry(Context):
     name = "registry"
 
     def __init__(self, env=None):

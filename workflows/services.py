@@ -3,13 +3,12 @@ requests enterprises file under them, with the promised-time clock fired by time
 import keyword
 from uuid import UUID
 
-from eventsourcing.application import Application
-
 from domain.errors import DomainError
 from domain.service_item import LIFECYCLE as ITEM_LIFECYCLE
 from domain.service_item import ServiceItem
 from domain.service_request import LIFECYCLE as REQUEST_LIFECYCLE
 from domain.service_request import ServiceRequest
+from workflows.context import Context
 from workflows.clock import Clock, SystemClock
 from workflows.commands import check_trigger, dispatch
 from workflows.engine import A, Engine, Meta, Outcome, Unit, check_version, load
@@ -20,7 +19,7 @@ def _method(aggregate, trigger: str):
     return getattr(aggregate, f"{trigger}_" if keyword.iskeyword(trigger) else trigger)
 
 
-class Services(Application):
+class Services(Context):
     name = "services"
 
     def __init__(self, env=None, *, clock: Clock | None = None):

@@ -2,8 +2,6 @@
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
-from eventsourcing.application import Application
-
 from domain import reserving
 from domain.actors import Role
 from domain.booking import LIFECYCLE as BOOKING_LIFECYCLE
@@ -13,6 +11,7 @@ from domain.schedule import VenueDay, day_id, free_intervals
 from domain.city import CITY_TZ
 from domain.venue import Venue
 from domain.venue import LIFECYCLE as VENUE_LIFECYCLE
+from workflows.context import Context
 from workflows.clock import Clock, SystemClock
 from workflows.commands import check_trigger, dispatch
 from workflows.engine import A, Engine, Meta, Outcome, Unit, check_version, load
@@ -26,7 +25,7 @@ def _day_of(unit: Unit, venue_id: UUID | str, day: date) -> VenueDay:
     return unit.find(day_id(venue_id, day), VenueDay) or VenueDay.open(venue_id, day)
 
 
-class Venues(Application):
+class Venues(Context):
     name = "venues"
 
     def __init__(self, env=None, *, clock: Clock | None = None, grace: timedelta = timedelta(minutes=15)):
