@@ -59,6 +59,10 @@ def check_details(title: str, description: str, category: str, needed: int,
         raise ValidationError("claim_deadline must not be after starts_at")
 
 
+def sees_every_demand(actor: Actor | None) -> bool:
+    return actor is not None and actor.role in (Role.ADMIN, Role.AUDITOR, Role.SYSTEM)
+
+
 def relations(actor: Actor, organisation_id: str) -> set[str]:
     """The owner is the posting organisation's account; admin and system are themselves."""
     if actor.role is Role.ORG and actor.id == organisation_id:
@@ -110,6 +114,12 @@ class Demand(Record):
 
     def relations(self, actor: Actor) -> set[str]:
         return relations(actor, self.organisation_id)
+
+    def visible_to(self, actor: Actor | None) -> bool:
+        """Drafts and demands under review are seen by their owner, the operator, auditors and
+        the system only; to anyone else they do not exist."""
+        return self.status in PUBLIC_STATES or sees_every_demand(actor) or (
+            actor is not None and actor.role is Role.ORG and actor.id == self.organisation_id)
 
     def __deepcopy__(self, memo: dict) -> "Demand":
         """Commands get a copy of the cached demand (api/wiring.py). Everything but the claim book

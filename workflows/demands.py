@@ -8,7 +8,7 @@ from domain.claim import LIFECYCLE as CLAIM_LIFECYCLE
 from domain.claim import Claim
 from domain.demand import LIFECYCLE as DEMAND_LIFECYCLE
 from domain.demand import Demand
-from domain.errors import DomainError, ForbiddenError
+from domain.errors import DomainError, ForbiddenError, NotFoundError
 from workflows.context import Context
 from workflows.clock import Clock, SystemClock
 from workflows.commands import check_trigger, dispatch
@@ -42,36 +42,45 @@ class Demands(Context):
         check_trigger(DEMAND_LIFECYCLE, trigger)
 
         def command(unit: Unit) -> Demand:
-            demand = unit.get(demand_id, Demand)
+            demand = self._visible(unit, demand_id, meta)
             check_version(demand, if_match)
             dispatch(getattr(demand, trigger), {"by": meta.actor, "now": self.clock.now(), **fields})
             return demand
 
-        return self.engine.execute(meta, command)
+        return self.engine.execute(meta, command, key=demand_id)
 
     def make_claim(self, meta: Meta, claim_id: UUID, demand_id: UUID, headcount: int = 1,
-                   note: str = "") -> Outcome[Claim]:
+                   note: str = "", fresh: bool = False) -> Outcome[Claim]:
+        """`fresh`: the id was just minted (no Idempotency-Key), so no stored claim can have it."""
         def command(unit: Unit) -> Claim:
-            existing = unit.find(claim_id, Claim)
+            existing = None if fresh else unit.find(claim_id, Claim)
             if existing is not None:
                 return existing
-            demand = unit.get(demand_id, Demand)
+            demand = self._visible(unit, demand_id, meta)
             return unit.add(claiming.make_claim(claim_id, demand, meta.actor, headcount, note, self.clock.now()))
 
-        return self.engine.execute(meta, command)
+        return self.engine.execute(meta, command, key=demand_id)
 
     def act_on_claim(self, meta: Meta, claim_id: UUID, trigger: str, if_match: int | None = None,
                      **fields) -> Outcome[Claim]:
         check_trigger(CLAIM_LIFECYCLE, trigger)
+        demand_id = UUID(load(self, claim_id, Claim).demand_id)  # a claim never changes demand
 
         def command(unit: Unit) -> Claim:
             claim = unit.get(claim_id, Claim)
             check_version(claim, if_match)
-            demand = unit.get(UUID(claim.demand_id), Demand)
+            demand = unit.get(demand_id, Demand)
             claiming.act(demand, claim, trigger, meta.actor, self.clock.now(), self.grace, **fields)
             return claim
 
-        return self.engine.execute(meta, command)
+        return self.engine.execute(meta, command, key=demand_id)
+
+    @staticmethod
+    def _visible(unit: Unit, demand_id: UUID, meta: Meta) -> Demand:
+        demand = unit.get(demand_id, Demand)
+        if not demand.visible_to(meta.actor):
+            raise NotFoundError(f"no demand {demand_id}")
+        return demand
 
     def fire(self, meta: Meta, kind: str, aggregate_id: UUID) -> Outcome | None:
         """A deadline came due: expire a demand or mark a claim no-show. Firing twice does nothing."""

@@ -2,8 +2,10 @@
 every new event, save all touched aggregates in one transaction (shared with the commands that
 finish at the same moment: see committer.py), retry a lost race.
 
-Commands are functions of a `Unit` (the aggregates loaded for this attempt). On a lost
-optimistic-concurrency race the whole command is re-run on fresh state, so its decision is
+Commands are functions of a `Unit` (the aggregates loaded for this attempt). Commands on one
+hot aggregate take turns in its lane (lanes.py) and are decided one after another on one unit,
+so within a process they never race each other. When another process wrote first
+(optimistic concurrency), the commands are decided again on fresh state, so a decision is
 always made on what is stored; a bounded number of attempts keeps a hot aggregate from
 spinning forever.
 """
@@ -22,6 +24,7 @@ from eventsourcing.persistence import IntegrityError
 from domain.actors import SYSTEM, Actor
 from domain.errors import DomainError, NotFoundError, StaleVersionError
 from workflows.committer import Committer
+from workflows.lanes import Job, Lanes
 
 T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
@@ -137,6 +140,7 @@ class Engine:
     def __init__(self, app: Application, policies: Sequence[Policy] = ()):
         self.app, self.policies = app, tuple(policies)
         self.committer = Committer(app)
+        self.lanes = Lanes(self._decide_and_save)
         self._batch: Unit | None = None
         self._batch_size = 0
         self._saved: set[UUID] | None = None
@@ -183,22 +187,69 @@ class Engine:
             self._flush()
         return Outcome(value, None, events)
 
-    def execute(self, meta: Meta, command: Callable[[Unit], T]) -> Outcome[T]:
+    def execute(self, meta: Meta, command: Callable[[Unit], T], key: UUID | None = None) -> Outcome[T]:
+        """Run `command` and save what it emitted. Commands with the same `key` (the aggregate
+        they contend on, e.g. the demand of a claim) take turns in its lane and are decided and
+        saved together (lanes.py); the others are decided alone."""
         if self._batch is not None:
             return self._execute_in_batch(meta, command)
+        if key is None:
+            job = Job((meta, command))
+            self._decide_and_save([job])
+            return job.answer()
+        return self.lanes.submit(key, (meta, command))
+
+    def _decide_and_save(self, jobs: list[Job]) -> None:
+        """Decide the commands in order on one fresh unit and save what they emitted in one
+        transaction; when another process wrote first, decide them all again on fresh state."""
         for attempt in range(MAX_ATTEMPTS):
-            unit = Unit(self.app, meta)
-            value = command(unit)
-            events = self._react(unit, unit.stamp(meta))
-            if not events:
-                return Outcome(value, None, [])
+            unit = self._decide(jobs)
+            emitted = [job for job in jobs if job.error is None and job.result.events]
+            if not emitted:
+                return
             try:
                 recordings = self.committer.save(unit.aggregates.values())
             except IntegrityError:
                 time.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** attempt)))
                 continue
-            return Outcome(value, max(r.notification.id for r in recordings), events)
-        raise ConcurrencyError("the record kept changing; try again")
+            positions = {id(r.domain_event): r.notification.id for r in recordings}
+            for job in emitted:
+                job.result.position = max(positions[id(event)] for event in job.result.events)
+            return
+        for job in jobs:
+            if job.error is None:
+                job.result, job.error = None, ConcurrencyError("the record kept changing; try again")
+
+    def _decide(self, jobs: list[Job]) -> Unit:
+        """Each command's outcome or error, decided on the state its predecessors left. A command
+        that refuses before emitting (as commands here check first) affects nobody; one that fails
+        after emitting, or whose policies fail, leaves the unit half-changed, so the others are
+        decided again without it."""
+        failed: set[int] = set()
+        while True:
+            unit = Unit(self.app, jobs[0].run[0])
+            for job in jobs:
+                if id(job) in failed:
+                    continue
+                meta, command = job.run
+                unit.meta, unit.touched = meta, {}
+                job.result, job.error = None, None
+                try:
+                    value = command(unit)
+                except Exception as error:  # noqa: BLE001 - this command's own answer
+                    job.error = error
+                    if not unit.stamp(meta):
+                        continue
+                    failed.add(id(job))
+                    break
+                try:
+                    job.result = Outcome(value, None, self._react(unit, unit.stamp(meta)))
+                except Exception as error:  # noqa: BLE001 - this command's own answer
+                    job.error = error
+                    failed.add(id(job))
+                    break
+            else:
+                return unit
 
     def _react(self, unit: Unit, events: list) -> list:
         """Run the policies on each new event, in order, until nothing more happens."""

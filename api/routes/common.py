@@ -35,6 +35,11 @@ def new_id(request: Request, actor: Actor) -> UUID:
     return uuid5(ID_NAMESPACE, f"{caller}:{request.url.path}:{key}")
 
 
+def is_fresh(request: Request) -> bool:
+    """Whether `new_id` minted a random id (no Idempotency-Key): no stored record can have it."""
+    return not request.headers.get("idempotency-key")
+
+
 def meta(request: Request, actor: Actor, reason: str | None = None) -> Meta:
     return Meta(actor, correlation_id=request.state.request_id, reason=reason)
 

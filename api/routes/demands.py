@@ -7,9 +7,9 @@ from fastapi import APIRouter, Query, Request
 from api.auth import CurrentActor, MaybeActor
 from api.representations import claim, claim_row, demand, demand_row
 from api.routes.bodies import ActionBody, NewClaim, NewDemand
-from api.routes.common import MinPosition, System, if_match, meta, new_id, reply, wait_for_positions
+from api.routes.common import MinPosition, System, if_match, is_fresh, meta, new_id, reply, wait_for_positions
 from domain.actors import Actor, Role
-from domain.demand import PUBLIC_STATES, Demand
+from domain.demand import PUBLIC_STATES, Demand, sees_every_demand
 from domain.errors import NotFoundError, ValidationError
 
 router = APIRouter(prefix="/demands", tags=["demands"])
@@ -18,19 +18,9 @@ Page = Annotated[int, Query(ge=1, le=100_000)]
 PageSize = Annotated[int, Query(ge=1, le=100)]
 
 
-def sees_everything(actor: Actor | None) -> bool:
-    return actor is not None and actor.role in (Role.ADMIN, Role.AUDITOR)
-
-
-def visible(d: Demand, actor: Actor | None) -> bool:
-    """Drafts and demands under review are seen by their owner, the operator and auditors only."""
-    return d.status in PUBLIC_STATES or sees_everything(actor) or (
-        actor is not None and actor.role is Role.ORG and actor.id == d.organisation_id)
-
-
 def _load(system, demand_id: UUID, actor: Actor | None) -> Demand:
     d = system.demands.get(demand_id, Demand)
-    if not visible(d, actor):
+    if not d.visible_to(actor):
         raise NotFoundError(f"no demand {demand_id}")
     return d
 
@@ -63,7 +53,7 @@ def list_demands(actor: MaybeActor, system: System, status: str | None = None, g
     if q:
         where.append("(title LIKE %s OR description LIKE %s)")
         params += [f"%{q}%", f"%{q}%"]
-    if not sees_everything(actor):
+    if not sees_every_demand(actor):
         own = actor.id if actor is not None and actor.role is Role.ORG else ""
         where.append(f"(status IN ({PUBLIC_SQL}) OR organisation_id = %s)")
         params.append(own)
@@ -83,7 +73,6 @@ def get_demand(demand_id: UUID, actor: MaybeActor, system: System):
 @router.post("/{demand_id}/actions/{trigger}")
 def act_on_demand(demand_id: UUID, trigger: str, request: Request, actor: CurrentActor, system: System,
                   body: ActionBody | None = None):
-    _load(system, demand_id, actor)
     fields = body.fields() if body else {}
     outcome = system.demands.act_on_demand(meta(request, actor, fields.get("reason")), demand_id, trigger,
                                            if_match(request), **fields)
@@ -93,10 +82,9 @@ def act_on_demand(demand_id: UUID, trigger: str, request: Request, actor: Curren
 @router.post("/{demand_id}/claims", status_code=201)
 def make_claim(demand_id: UUID, request: Request, actor: CurrentActor, system: System,
                body: NewClaim | None = None):
-    _load(system, demand_id, actor)
     body = body or NewClaim()
     outcome = system.demands.make_claim(meta(request, actor), new_id(request, actor), demand_id, body.headcount,
-                                        body.note)
+                                        body.note, fresh=is_fresh(request))
     return reply(system, claim(outcome.value, actor), outcome.value.version, 201, outcome, "demands")
 
 
