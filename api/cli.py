@@ -147,7 +147,7 @@ def projections_run(name: Annotated[list[str] | None, typer.Option(help="only th
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        ProjectionWorker(system.projector, settings.database_url, name, poll).run(stop)
+        ProjectionWorker(system.projector, name, poll).run(stop)
     finally:
         system.shutdown()
 
