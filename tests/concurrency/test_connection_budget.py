@@ -2,6 +2,10 @@
 LINLI_POOL_SIZE PostgreSQL connections (10 by default) whatever its load, so two API processes and a
 projection worker fit a stock server's `max_connections = 100` many times over.
 
+With a budget of one connection every path still works, which shows that nothing holds a pooled
+connection while it asks for another (such code would wait for ever on a bounded pool once enough
+of it ran at once; with one connection it waits at its first run).
+
 A real `linli serve` process (inline projections, the default: every command also brings the read
 models up to date) and a `linli projections run` worker run on the test's schema with the default
 budget. 64 clients at once register members, hand out tokens, post and approve demands, claim them
@@ -20,7 +24,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.concurrency.live import ADMIN, Proc, Server, linli_env, projection_worker, wait_until
+from tests.concurrency.live import ADMIN, Proc, Server, linli_env, projection_worker, snapshot, wait_until
+from tests.support import Api, new_system
 
 pytestmark = pytest.mark.postgres
 
@@ -172,3 +177,30 @@ def test_an_api_process_and_a_projection_worker_each_hold_at_most_ten_connection
     assert not [s for s in statuses if s >= 500], f"answers: {dict(statuses)}\n{server.tail()}"
     assert 1 <= sampler.peak[server_name] <= BUDGET, sampler.peak
     assert 1 <= sampler.peak[worker_name] <= BUDGET, sampler.peak
+
+
+def connections_named(pg_url: str, name: str) -> int:
+    with psycopg.connect(pg_url) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,)).fetchone()[0]
+
+
+def test_a_process_with_a_budget_of_one_connection_serves_every_path(pg_url, pg_schema):
+    name = f"budget-one-{uuid.uuid4().hex[:8]}"
+    system = new_system(database_url=f"{pg_url}?application_name={name}", database_schema=pg_schema, pool_size=1)
+    try:
+        with Api.serving(system) as api:
+            org, member = api.org(), api.member()
+            api.claim_in("verified", owner=org, claimant=member)  # commands, inline projections, reads
+            api.ok(api.post(f"/demands/{api.demand(org)['id']}/claims", {"headcount": 1}, member,
+                            headers={"Idempotency-Key": "once"}), 201)
+            api.booking_in("no_show")  # the timers
+            api.service_request_in("closed")
+            api.ok(api.get(f"/members/{member.id}/service-record", member))
+            api.ok(api.get("/stats"))
+            assert api.ok(api.get("/audit/verify", api.admin))["ok"]
+            before = snapshot(system)
+            system.projector.rebuild()  # its scratch schema goes through the same pool
+            assert snapshot(system) == before
+            assert connections_named(pg_url, name) == 1
+    finally:
+        system.shutdown()
