@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlparse
 
 import psycopg
 from eventsourcing.application import Application
+from psycopg_pool import ConnectionPool
 
 from api.auth import TokenStore
 from api.idempotency import IdempotencyStore
@@ -58,7 +59,7 @@ def event_store_env(settings: Settings, context: str) -> dict[str, str]:
     }
 
 
-def share_pool(app: Application, pool) -> None:
+def share_pool(app: Application, pool: ConnectionPool) -> None:
     """Point a context's event store at the process's one pool (the library built a pool of its
     own from the env above, which is never opened), then create the context's tables."""
     app.recorder.datastore.pool = pool
