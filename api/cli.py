@@ -143,7 +143,7 @@ def projections_run(name: Annotated[list[str] | None, typer.Option(help="only th
     if not settings.postgres:
         raise typer.BadParameter("projection workers need PostgreSQL; SQLite projects inline")
     if settings.pool_size < 2:
-        raise typer.BadParameter("a projection worker needs LINLI_POOL_SIZE of at least 2: one connection listens")
+        raise typer.BadParameter("a projection worker needs LINLI_POOL_SIZE of at least 2 (one listens)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     system, stop = _system(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -87,7 +87,8 @@ class Linli:
         try:
             with self._startup_lock():
                 self.registry = Registry(env=event_store_env(settings, "registry"))
-                self.demands = Demands(env=event_store_env(settings, "demands"), clock=self.clock, grace=grace)
+                self.demands = Demands(env=event_store_env(settings, "demands"), clock=self.clock,
+                                       grace=grace)
                 self.venues = Venues(env=event_store_env(settings, "venues"), clock=self.clock, grace=grace)
                 self.services = Services(env=event_store_env(settings, "services"), clock=self.clock)
                 self.contexts: dict[str, Application] = {"registry": self.registry, "demands": self.demands,

@@ -131,8 +131,10 @@ def open_pool(conninfo: str, schema: str, size: int) -> ConnectionPool:
     return ConnectionPool(
         conninfo, min_size=1, max_size=size, open=True, timeout=WAIT_SECONDS,
         reconnect_timeout=RECONNECT_SECONDS,
-        kwargs={"autocommit": True, "row_factory": dict_row, "fallback_application_name": f"linli {os.getpid()}",
-                "options": f"-c search_path={schema} -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION}"},
+        kwargs={"autocommit": True, "row_factory": dict_row,
+                "fallback_application_name": f"linli {os.getpid()}",
+                "options": f"-c search_path={schema} "
+                           f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION}"},
     )
 
 

@@ -53,8 +53,8 @@ class ProjectionWorker:
         for view in self.views:
             if view not in self.leading:
                 name = f"leader:{self.projector.db.schema}:{view.name}"
-                got = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s)) AS got", (name,)).fetchone()["got"]
-                if got:
+                row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s)) AS got", (name,)).fetchone()
+                if row["got"]:
                     log.info("leading %s", view.name)
                     self.leading.append(view)
 

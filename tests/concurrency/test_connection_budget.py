@@ -48,8 +48,9 @@ class Sampler:
     def _run(self) -> None:
         with psycopg.connect(self.pg_url, autocommit=True) as conn:
             while not self.stop.is_set():
-                counts = dict(conn.execute("SELECT application_name, count(*) FROM pg_stat_activity "
-                                           "WHERE application_name = ANY(%s) GROUP BY 1", (self.names,)).fetchall())
+                counts = dict(conn.execute(
+                    "SELECT application_name, count(*) FROM pg_stat_activity "
+                    "WHERE application_name = ANY(%s) GROUP BY 1", (self.names,)).fetchall())
                 for name in self.names:
                     self.peak[name] = max(self.peak[name], counts.get(name, 0))
                 self.samples += 1
@@ -102,7 +103,8 @@ class Client:
 def demand_body(grid: str, n: int) -> dict:
     now = datetime.now(UTC)
     return {"title": f"预算需求{n}", "description": "陪伴老人", "category": "助老服务", "grid_id": grid, "needed": 20,
-            "claim_deadline": (now + timedelta(days=1)).isoformat(), "starts_at": (now + timedelta(days=2)).isoformat(),
+            "claim_deadline": (now + timedelta(days=1)).isoformat(),
+            "starts_at": (now + timedelta(days=2)).isoformat(),
             "ends_at": (now + timedelta(days=2, hours=3)).isoformat(), "auto_confirm": True}
 
 
@@ -131,12 +133,14 @@ def mixed_load(url: str) -> Counter:
         try:
             start.wait(timeout=60)
             for round_ in range(ROUNDS):
-                member = me.made("POST", "/members", ADMIN, {"name": f"党员{index}-{round_}", "organisation_id": org_id,
-                                                             "grid_id": grid, "flowing": False})
+                member = me.made("POST", "/members", ADMIN, {"name": f"党员{index}-{round_}",
+                                                             "organisation_id": org_id, "grid_id": grid,
+                                                             "flowing": False})
                 token = me.made("POST", "/auth/tokens", ADMIN, {"role": "member", "subject_id": member["id"],
                                                                 "name": "budget"})["token"]
                 demand = demands[(index + round_) % DEMANDS]
-                me.made("POST", f"/demands/{demand}/claims", {"Authorization": f"Bearer {token}"}, {"headcount": 1})
+                me.made("POST", f"/demands/{demand}/claims", {"Authorization": f"Bearer {token}"},
+                        {"headcount": 1})
                 if index % 8 == 0:
                     demands.append(open_demand(me, grid, org, index * ROUNDS + round_))
                 me.call("GET", "/demands", org)
@@ -181,12 +185,14 @@ def test_an_api_process_and_a_projection_worker_each_hold_at_most_ten_connection
 
 def connections_named(pg_url: str, name: str) -> int:
     with psycopg.connect(pg_url) as conn:
-        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,)).fetchone()[0]
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                            (name,)).fetchone()[0]
 
 
 def test_a_process_with_a_budget_of_one_connection_serves_every_path(pg_url, pg_schema):
     name = f"budget-one-{uuid.uuid4().hex[:8]}"
-    system = new_system(database_url=f"{pg_url}?application_name={name}", database_schema=pg_schema, pool_size=1)
+    system = new_system(database_url=f"{pg_url}?application_name={name}", database_schema=pg_schema,
+                        pool_size=1)
     try:
         with Api.serving(system) as api:
             org, member = api.org(), api.member()
