@@ -2,7 +2,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-faults bench clean
+.PHONY: run test test-faults bench system-packages clean
 
 # Fault-injection tests restart PostgreSQL and kill processes; they run on their own (see README).
 FAULTS := tests/concurrency/test_database_outage.py tests/concurrency/test_projection_workers.py \
@@ -26,6 +26,9 @@ test-faults: $(STAMP)  ## projection workers killed, PostgreSQL restarted, sever
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+system-packages:  ## Debian packages the bench needs
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
 
 clean:
 	rm -rf $(VENV) var

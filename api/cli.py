@@ -142,12 +142,14 @@ def projections_run(name: Annotated[list[str] | None, typer.Option(help="only th
     settings = Settings()
     if not settings.postgres:
         raise typer.BadParameter("projection workers need PostgreSQL; SQLite projects inline")
+    if settings.pool_size < 2:
+        raise typer.BadParameter("a projection worker needs LINLI_POOL_SIZE of at least 2 (one listens)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     system, stop = _system(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        ProjectionWorker(system.projector, settings.database_url, name, poll).run(stop)
+        ProjectionWorker(system.projector, name, poll).run(stop)
     finally:
         system.shutdown()
 

@@ -2,7 +2,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,7 +17,7 @@ class Settings(BaseSettings):
     grace_minutes: int = 15
     projections: Literal["inline", "worker"] = "inline"
     timer_interval_seconds: float = 30.0
-    pool_size: int = 5
+    pool_size: int = Field(10, ge=1)  # PostgreSQL connections this process may hold, all uses together
 
     @field_validator("admin_token")
     @classmethod

@@ -1,19 +1,22 @@
 """Builds the running system from settings: the context applications, the read-model store,
 the projector, the timers. Nothing here runs at import time; the app factory, the CLI and
 the tests each build one `Linli`."""
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import unquote, urlparse
 
+import psycopg
 from eventsourcing.application import Application
+from psycopg_pool import ConnectionPool
 
 from api.auth import TokenStore
 from api.idempotency import IdempotencyStore
 from api.settings import Settings
 from projections.audit import AuditIndex
 from projections.chain import AuditChain
-from projections.db import RECONNECT_SECONDS, Database, PostgresDatabase, SqliteDatabase
+from projections.db import Database, PostgresDatabase, SqliteDatabase, open_pool
 from projections.deadlines import Deadlines, DueDeadlines
 from projections.demand_board import DemandBoard
 from projections.projector import Projector
@@ -52,18 +55,25 @@ def event_store_env(settings: Settings, context: str) -> dict[str, str]:
         "POSTGRES_USER": unquote(url.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(url.password or ""),
         "POSTGRES_SCHEMA": settings.database_schema,
-        "POSTGRES_POOL_SIZE": str(settings.pool_size),
-        "POSTGRES_MAX_OVERFLOW": str(settings.pool_size),
-        "POSTGRES_CONNECT_TIMEOUT": "2",  # the wait for a pooled connection; the library retries 10 times
-        "POSTGRES_PRE_PING": "n",  # a dead connection fails its statement, and the library retries on a fresh one
+        "CREATE_TABLE": "n",  # created once the store has the process's pool (share_pool)
     }
+
+
+def share_pool(app: Application, pool: ConnectionPool) -> None:
+    """Point a context's event store at the process's one pool (the library built a pool of its
+    own from the env above, which is never opened), then create the context's tables."""
+    app.recorder.datastore.pool = pool
+    app.recorder.create_table()
+    if app.snapshots is not None:
+        app.snapshots.recorder.create_table()
 
 
 def open_database(settings: Settings) -> Database:
     if not settings.postgres:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         return SqliteDatabase(settings.data_dir / "views.sqlite")
-    return PostgresDatabase(settings.database_url, settings.database_schema, max_size=settings.pool_size + 3)
+    return PostgresDatabase(open_pool(settings.database_url, settings.database_schema, settings.pool_size),
+                            settings.database_schema)
 
 
 class Linli:
@@ -74,23 +84,28 @@ class Linli:
         grace = timedelta(minutes=settings.grace_minutes)
         self.db = open_database(settings)
         self.audit_key = settings.audit_key.get_secret_value().encode() if settings.audit_key else None
-        with self._startup_lock():
-            self.registry = Registry(env=event_store_env(settings, "registry"))
-            self.demands = Demands(env=event_store_env(settings, "demands"), clock=self.clock, grace=grace)
-            self.venues = Venues(env=event_store_env(settings, "venues"), clock=self.clock, grace=grace)
-            self.services = Services(env=event_store_env(settings, "services"), clock=self.clock)
-            self.contexts: dict[str, Application] = {"registry": self.registry, "demands": self.demands,
-                                                     "venues": self.venues, "services": self.services}
-            if settings.postgres:
-                for app in self.contexts.values():
-                    app.recorder.datastore.pool.reconnect_timeout = RECONNECT_SECONDS  # not in the env
-            self.projector = Projector(self.db, self.contexts, [
-                DemandBoard(), ServiceRecords(), VenueDirectory(), ServiceCatalogue(), Stats(), Deadlines(grace),
-                AuditIndex(), AuditChain(self.audit_key)])
-            if settings.postgres:
-                self._protect_history(settings.database_schema)
-            self.tokens = TokenStore(self.db)
-            self.idempotency = IdempotencyStore(self.db)
+        try:
+            with self._startup_lock():
+                self.registry = Registry(env=event_store_env(settings, "registry"))
+                self.demands = Demands(env=event_store_env(settings, "demands"), clock=self.clock,
+                                       grace=grace)
+                self.venues = Venues(env=event_store_env(settings, "venues"), clock=self.clock, grace=grace)
+                self.services = Services(env=event_store_env(settings, "services"), clock=self.clock)
+                self.contexts: dict[str, Application] = {"registry": self.registry, "demands": self.demands,
+                                                         "venues": self.venues, "services": self.services}
+                if settings.postgres:
+                    for app in self.contexts.values():
+                        share_pool(app, self.db.pool)
+                self.projector = Projector(self.db, self.contexts, [
+                    DemandBoard(), ServiceRecords(), VenueDirectory(), ServiceCatalogue(), Stats(),
+                    Deadlines(grace), AuditIndex(), AuditChain(self.audit_key)])
+                if settings.postgres:
+                    self._protect_history(settings.database_schema)
+                self.tokens = TokenStore(self.db)
+                self.idempotency = IdempotencyStore(self.db)
+        except BaseException:
+            self.db.close()  # a process that could not start keeps no connection open
+            raise
         self.timers = Timers({"demands": self.demands, "venues": self.venues, "services": self.services},
                              DueDeadlines(self.db), self.clock, after=self.project)
 
@@ -98,25 +113,23 @@ class Linli:
     def _startup_lock(self) -> Iterator[None]:
         """Processes starting together (uvicorn workers, a projection worker) would race on
         CREATE SCHEMA, the library's CREATE OR REPLACE FUNCTION and our tables; on PostgreSQL they
-        take turns, and the first creates the schema."""
+        take turns, and the first creates the schema. The lock is held on a connection of its own,
+        outside the pool, because everything done under it takes pooled connections (one at a time:
+        nothing else runs yet), and closing that connection releases it."""
         if not self.settings.postgres:
             yield
             return
-        with self.db.connection() as conn:
-            conn.autocommit = True
+        with psycopg.connect(self.settings.database_url, autocommit=True,
+                             fallback_application_name=f"linli {os.getpid()}") as conn:
             conn.execute("SELECT pg_advisory_lock(hashtext('linli:startup'))")
-            try:
-                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.settings.database_schema}"')
-                yield
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(hashtext('linli:startup'))")
-                conn.autocommit = False
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.settings.database_schema}"')
+            yield
 
     def _protect_history(self, schema: str) -> None:
         from api.append_only import protect
 
-        with self.db.connection() as conn:
-            protect(conn, schema, [f"{name}_events" for name in self.contexts])
+        with self.db.transaction() as tx:
+            protect(tx.conn, schema, [f"{name}_events" for name in self.contexts])
 
     @property
     def inline(self) -> bool:

@@ -5,12 +5,17 @@ would need its SQL written twice. Here a view writes portable SQL once (`%s` pla
 `ON CONFLICT` upserts) and gets rows as dicts; the transaction that writes a view's rows
 also writes its tracking position.
 """
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Protocol
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
 
 
 class Tx(Protocol):
@@ -107,63 +112,102 @@ class _PostgresTx:
 # pool could stay empty for 30 s after PostgreSQL is back. Giving up early lets the next request
 # grow the pool at once instead (issue 6: 2xx within 10 s of the database's return).
 RECONNECT_SECONDS = 2.0
+# How long a caller waits for a free connection: the event store 2 s (the library retries its
+# statements 10 times, so a command answers 503 after about 20 s of outage), a projection worker's
+# session 2 s (it tries again every poll), read models 10 s (not retried).
+WAIT_SECONDS = 2.0
+READ_WAIT_SECONDS = 10.0
+# What the event store's own pool set on each connection: a session stuck in a transaction (a
+# hung client holding the events table's lock) is ended after 5 s.
+IDLE_IN_TRANSACTION = "5s"
+
+
+def open_pool(conninfo: str, schema: str, size: int) -> ConnectionPool:
+    """The process's one pool (docs/operations.md, "Connection budget"): at most `size` connections,
+    shared by the read models, the API's tables and the contexts' event stores (api/wiring.py).
+    Connections are in autocommit mode, as the event store requires; a transaction is always
+    explicit, so a connection goes back to the pool as it came. Each is named after its process
+    in pg_stat_activity unless the URL or PGAPPNAME names it."""
+    return ConnectionPool(
+        conninfo, min_size=1, max_size=size, open=True, timeout=WAIT_SECONDS,
+        reconnect_timeout=RECONNECT_SECONDS,
+        kwargs={"autocommit": True, "row_factory": dict_row,
+                "fallback_application_name": f"linli {os.getpid()}",
+                "options": f"-c search_path={schema} "
+                           f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION}"},
+    )
 
 
 class PostgresDatabase:
     dialect = "postgres"
 
-    def __init__(self, conninfo: str, schema: str, min_size: int = 1, max_size: int = 8,
-                 search_path: str | None = None):
-        from psycopg.rows import dict_row
-        from psycopg_pool import ConnectionPool
+    def __init__(self, pool: ConnectionPool, schema: str, search_path: str | None = None):
+        """`search_path`, when given, is set for each transaction (a rebuild's scratch schema)."""
+        self.pool, self.schema, self.search_path = pool, schema, search_path
 
-        self.conninfo, self.schema = conninfo, schema
-        self._pool = ConnectionPool(
-            conninfo, min_size=min_size, max_size=max_size, open=True, timeout=10,
-            reconnect_timeout=RECONNECT_SECONDS,
-            check=ConnectionPool.check_connection,
-            kwargs={"row_factory": dict_row, "options": f"-c search_path={search_path or schema}"},
-        )
+    @contextmanager
+    def _connection(self, wait: float = READ_WAIT_SECONDS) -> Iterator:
+        """A pooled connection that answers. The event store retries a statement whose connection
+        died with the server (an outage); read-model statements are not retried, so a dead one is
+        discarded here and the next taken."""
+        for _ in range(self.pool.max_size):
+            with self.pool.connection(timeout=wait) as conn:
+                try:
+                    conn.execute("")
+                except psycopg.OperationalError:
+                    continue  # the pool drops a broken connection when it comes back
+                yield conn
+                return
+        with self.pool.connection(timeout=wait) as conn:
+            yield conn
 
     @contextmanager
     def transaction(self, pipeline: bool = False) -> Iterator[_PostgresTx]:
         """With `pipeline`, statements whose results nobody reads are sent without waiting for
         each answer (psycopg pipeline mode): a projection batch's writes cost one round trip
         between reads instead of one each."""
-        with self._pool.connection() as conn, conn.transaction(), conn.pipeline() if pipeline else nullcontext():
+        with self._connection() as conn, conn.transaction(), conn.pipeline() if pipeline else nullcontext():
+            if self.search_path:
+                conn.execute(f"SET LOCAL search_path TO {self.search_path}")
             yield _PostgresTx(conn)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
-        with self._pool.connection() as conn:
+        if self.search_path:
+            with self.transaction() as tx:
+                return tx.rows(sql, params)
+        with self._connection() as conn:
             return conn.execute(sql, tuple(params)).fetchall()
 
     def vacuum(self, tables: Sequence[str], full: bool = False) -> None:
-        """VACUUM [FULL] ANALYZE these tables of this schema (see Projector.compact)."""
-        with self._pool.connection() as conn:
-            conn.autocommit = True  # VACUUM cannot run inside a transaction
-            try:
-                for table in tables:
-                    conn.execute(f'VACUUM {"FULL " if full else ""}ANALYZE "{self.schema}"."{table}"')
-            finally:
-                conn.autocommit = False
+        """VACUUM [FULL] ANALYZE these tables of this schema (see Projector.compact); it cannot run
+        inside a transaction, and pooled connections are in autocommit mode."""
+        with self._connection() as conn:
+            for table in tables:
+                conn.execute(f'VACUUM {"FULL " if full else ""}ANALYZE "{self.schema}"."{table}"')
 
-    def connection(self):
-        """A pooled connection for one transaction of raw statements (schema set-up)."""
-        return self._pool.connection()
+    @contextmanager
+    def session(self) -> Iterator:
+        """A pooled connection held for a long session (a projection worker's LISTEN and its
+        leadership locks), closed afterwards instead of returned: what the session set (channels
+        listened to, session advisory locks) goes with it, and the pool opens a fresh one."""
+        with self._connection(WAIT_SECONDS) as conn:
+            try:
+                yield conn
+            finally:
+                conn.close()
 
     @contextmanager
     def shadow(self, name: str) -> Iterator["PostgresDatabase"]:
-        """A scratch schema searched before ours: tables created through it land there."""
+        """A scratch schema searched before ours, through the same pool: tables created through it
+        land there."""
         with self.transaction() as tx:
             tx.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
             tx.execute(f'CREATE SCHEMA "{name}"')
-        shadow = PostgresDatabase(self.conninfo, name, max_size=2, search_path=f'"{name}","{self.schema}"')
         try:
-            yield shadow
+            yield PostgresDatabase(self.pool, name, search_path=f'"{name}","{self.schema}"')
         finally:
-            shadow.close()
             with self.transaction() as tx:
                 tx.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
     def close(self) -> None:
-        self._pool.close()
+        self.pool.close()

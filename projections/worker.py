@@ -23,9 +23,8 @@ DOWN = (psycopg.OperationalError, psycopg.InterfaceError, PersistenceError, Pool
 
 
 class ProjectionWorker:
-    def __init__(self, projector: Projector, conninfo: str, names: list[str] | None = None,
-                 poll_seconds: float = 1.0):
-        self.projector, self.conninfo, self.poll = projector, conninfo, poll_seconds
+    def __init__(self, projector: Projector, names: list[str] | None = None, poll_seconds: float = 1.0):
+        self.projector, self.poll = projector, poll_seconds
         self.views = [v for v in projector.views if names is None or v.name in names]
         self.channels = [app.recorder.channel_name for app in projector.sources.values()]
         self.leading: list = []
@@ -40,7 +39,7 @@ class ProjectionWorker:
                 stop.wait(self.poll)
 
     def _follow(self, stop: threading.Event) -> None:
-        with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
+        with self.projector.db.session() as conn:  # one of the process's budget, held while following
             for channel in self.channels:
                 conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             while not stop.is_set():
@@ -54,8 +53,8 @@ class ProjectionWorker:
         for view in self.views:
             if view not in self.leading:
                 name = f"leader:{self.projector.db.schema}:{view.name}"
-                got = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (name,)).fetchone()[0]
-                if got:
+                row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s)) AS got", (name,)).fetchone()
+                if row["got"]:
                     log.info("leading %s", view.name)
                     self.leading.append(view)
 
