@@ -10,6 +10,7 @@ from domain import errors as domain
 from domain.schedule import SlotTakenError
 from domain.venue import BookingRuleError
 from workflows.engine import ConcurrencyError
+from workflows.lanes import OverloadedError
 
 TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
           409: "Conflict", 412: "Precondition failed", 422: "Unprocessable content", 503: "Service unavailable"}
@@ -45,6 +46,8 @@ def _domain(request: Request, error: domain.DomainError) -> JSONResponse:
             return problem(409, "slot-taken", str(error))
         case domain.ValidationError():
             return problem(422, "validation", str(error))
+        case OverloadedError():
+            return problem(503, "busy", str(error), headers={"Retry-After": "1"})
         case ConcurrencyError():
             return problem(409, "concurrent-update", str(error), headers={"Retry-After": "1"})
     return problem(400, "bad-request", str(error))
