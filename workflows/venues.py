@@ -25,6 +25,11 @@ def _day_of(unit: Unit, venue_id: UUID | str, day: date) -> VenueDay:
     return unit.find(day_id(venue_id, day), VenueDay) or VenueDay.open(venue_id, day)
 
 
+def _day_key(venue_id: UUID | str, starts_at: datetime) -> UUID:
+    """The venue-day a booking reserves its slot on: the aggregate its commands contend on."""
+    return day_id(venue_id, starts_at.astimezone(CITY_TZ).date())
+
+
 class Venues(Context):
     name = "venues"
 
@@ -68,11 +73,12 @@ class Venues(Context):
                 unit.add(day)
             return unit.add(booking)
 
-        return self.engine.execute(meta, command)
+        return self.engine.execute(meta, command, key=_day_key(venue_id, starts_at))
 
     def act_on_booking(self, meta: Meta, booking_id: UUID, trigger: str, if_match: int | None = None,
                        **fields) -> Outcome[Booking]:
         check_trigger(BOOKING_LIFECYCLE, trigger)
+        booked = load(self, booking_id, Booking)  # a booking never changes venue or time
 
         def command(unit: Unit) -> Booking:
             booking = unit.get(booking_id, Booking)
@@ -84,7 +90,7 @@ class Venues(Context):
                 unit.add(day)  # approved: the slot was reserved on a day that may be new
             return booking
 
-        return self.engine.execute(meta, command)
+        return self.engine.execute(meta, command, key=_day_key(booked.venue_id, booked.starts_at))
 
     def availability(self, venue_id: UUID, day: date) -> list[tuple[datetime, datetime]]:
         """Free intervals of a local day: open hours minus blackouts minus confirmed slots."""
