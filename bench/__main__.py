@@ -7,7 +7,6 @@ when it is installed (`make system-packages`), on the CRUD peer and on Linli in 
 Every throughput is also given as a ratio to the baseline of the same run that matches it.
 """
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -18,13 +17,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from rich.console import Console
-from rich.table import Table
 
 from api.seed import Seeder
 from api.settings import Settings
 from api.wiring import Linli
 from bench import baselines, invariant, load, mix, servers, shapes, wrk
+from bench.report import console
+from bench import report
 from bench.world import prepare, prepare_claims
 from domain.actors import Actor, Role
 from workflows.engine import Meta
@@ -34,9 +33,9 @@ ADMIN_TOKEN = "bench-admin-token-0123456789"
 # distinct claimants per second of a run: the hot shape uses one per claim (twice the peer's hot rate here);
 # past them a lane's claims answer 409 duplicate-claim, counted as such
 CLAIMANTS_PER_SECOND = 1_000
-QUICK = {"scale": "0.0002", "seconds": 1.0, "connections": 4, "workers": 1, "hot_needed": 5, "claimants": 400,
-         "query_repeat": 5}
-console = Console()
+QUICK_WORLD = {"members_per_client": 10, "demands_per_client": 5, "demands_in_progress": 2}
+QUICK = {"scale": "0.0002", "seconds": 1.0, "connections": 4, "workers": 1, "hot_needed": 3, "claimants": 400,
+         "query_repeat": 5, "pool_size": 3}
 
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
@@ -50,6 +49,7 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--claimants", type=int, default=None,
                         help=f"distinct member tokens for the claim shapes (default {CLAIMANTS_PER_SECOND:,} per second)")
     parser.add_argument("--query-repeat", type=int, default=50)
+    parser.add_argument("--pool-size", type=int, default=8, help="LINLI_POOL_SIZE of the servers under test")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: " + ", ".join(f"{k.replace('_', '-')} {v}" for k, v in QUICK.items()))
     parser.add_argument("--database-url", default=os.environ.get(
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> dict:
     schema = f"bench_{int(time.time())}_{uuid.uuid4().hex[:4]}"
     dsn = f"{opts.database_url}?options=-csearch_path%3D{schema}"
     env = {"LINLI_DATABASE_URL": opts.database_url, "LINLI_DATABASE_SCHEMA": schema, "LINLI_ADMIN_TOKEN": ADMIN_TOKEN,
-           "LINLI_TIMER_INTERVAL_SECONDS": "0", "LINLI_POOL_SIZE": "8"}
+           "LINLI_TIMER_INTERVAL_SECONDS": "0", "LINLI_POOL_SIZE": str(opts.pool_size)}
     settings = Settings(database_url=opts.database_url, database_schema=schema, admin_token=ADMIN_TOKEN,
                         timer_interval_seconds=0, pool_size=4)
     with psycopg.connect(opts.database_url, autocommit=True) as conn:
@@ -178,23 +178,32 @@ def main(argv: list[str] | None = None) -> dict:
     results: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "scale": opts.scale,
                      "client": "wrk" if wrk.available() else "python", "connections": opts.connections,
                      "threads": opts.threads, "seconds": opts.seconds, "server_workers": opts.workers,
-                     "claimants": opts.claimants, "hot_needed": opts.hot_needed,
+                     "claimants": opts.claimants, "hot_needed": opts.hot_needed, "pool_size": opts.pool_size,
                      "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                  "platform": platform.platform(), "load_average": os.getloadavg()}}
+    started = time.perf_counter()
+
+    def stage(name: str) -> None:
+        """Print the stage, and record when it began (seconds into the run)."""
+        results["stages_began_at_seconds"][name] = round(time.perf_counter() - started, 1)
+        console.print(f"[bold]{name}[/bold]")
+
+    results["stages_began_at_seconds"] = {}
     try:
-        console.print("[bold]a.[/bold] baselines")
+        stage("a. baselines")
         results["a_single_row_1"] = baselines.single_row_commits(dsn, 1, min(opts.seconds, 5))
         results["a_single_row_32"] = baselines.single_row_commits(dsn, 32, min(opts.seconds, 5))
         results["a_batched"] = baselines.batched_inserts(dsn)
-        console.print("[bold]b.[/bold] seed")
+        stage("b. seed")
         results["b_seed"] = _seed(settings, opts.scale)
-        console.print("[bold]c.[/bold] rebuild")
+        stage("c. rebuild")
         results["c_rebuild"] = _rebuild(settings)
-        console.print(f"[bold]d.[/bold] claims in three shapes ({results['client']}), the CRUD peer then Linli")
+        stage(f"d. claims in three shapes ({results['client']}): the CRUD peer")
         results["d_peer"] = _peer(dsn, opts)
+        stage("d. claims in three shapes: Linli")
         system = Linli(settings)
         try:
-            world = prepare(system, opts.connections)
+            world = prepare(system, opts.connections, **(QUICK_WORLD if opts.quick else {}))
             claims = prepare_claims(system, opts.claimants, opts.connections * shapes.PRIVATE_PER_CONNECTION,
                                     shapes.SPREAD_DEMANDS, opts.hot_needed)
             system.projector.catch_up()
@@ -204,23 +213,24 @@ def main(argv: list[str] | None = None) -> dict:
         worker = servers.projection_worker(env)
         base = "http://127.0.0.1:8098"
         try:
-            results["d_linli"] = shapes.run_linli(base, claims, opts.connections, opts.threads, opts.seconds)
+            results["d_linli"] = shapes.run_linli(base, claims, opts.connections, opts.threads, opts.seconds, worker)
             results["d_hot_invariant"] = _hot_invariant(settings, base, claims.hot, results["d_linli"]["hot"])
-            console.print("[bold]d.[/bold] command mix")
+            stage("d. command mix")
             results["d_mix"] = mix.run(base, world, opts.connections, opts.threads, opts.seconds)
-            results["d_worker_catch_up_seconds"] = shapes.caught_up(base)  # queries read a settled model
-            console.print("[bold]e.[/bold] queries")
+            results["d_worker_catch_up_seconds"] = shapes.caught_up(base, worker)  # queries read a settled model
+            stage("e. queries")
             results["e_queries"] = _queries(base, world, repeat=opts.query_repeat)
             results["g_server_peak_rss_mb"] = server.peak_rss_mb()
             results["g_worker_peak_rss_mb"] = worker.peak_rss_mb()
         finally:
             server.stop()
             worker.stop()
-        console.print("[bold]f.[/bold] replay")
+        stage("f. replay")
         results["f_replay"] = _replay(settings)
-        _ratios(results)
-        _report(results)
-        _write(results, Path(opts.out))
+        results["total_seconds"] = round(time.perf_counter() - started, 1)
+        report.ratios(results)
+        report.tables(results)
+        report.write(results, Path(opts.out))
         return results
     finally:
         if not opts.keep:
@@ -245,68 +255,6 @@ def _hot_invariant(settings: Settings, base: str, hot: str, figures: dict) -> di
         return invariant.hot_demand(system, base, ADMIN_TOKEN, hot, {int(k): v for k, v in figures["statuses"].items()})
     finally:
         system.shutdown()
-
-
-def _ratios(r: dict) -> None:
-    r["ratios"] = {
-        **{f"claims_{shape}_vs_peer": round(r["d_linli"][shape]["ok_per_second"]
-                                            / max(r["d_peer"][shape]["ok_per_second"], 1e-9), 2)
-           for shape in shapes.SHAPES},
-        "mix_vs_single_row_32": round(r["d_mix"]["ok_per_second"] / max(r["a_single_row_32"]["per_second"], 1e-9), 2),
-        "seed_vs_batched_rows": round(r["b_seed"]["per_second"] / max(r["a_batched"]["per_second"], 1e-9), 2),
-        "rebuild_vs_batched_rows": round(r["c_rebuild"]["per_second"] / max(r["a_batched"]["per_second"], 1e-9), 2),
-    }
-
-
-def _errors(figures: dict) -> str:
-    """0, or each kind of failure with its count: 409, 503, other 5xx, timeouts, other 4xx, socket errors."""
-    names = {"409": "409", "503": "503", "5xx": "5xx", "timeouts": "timeouts", "other_4xx": "4xx",
-             "socket_errors": "socket"}
-    found = [f"{names[k]} ×{n:,}" for k, n in figures["error_split"].items() if n]
-    return ", ".join(found) or "0"
-
-
-def _report(r: dict) -> None:
-    claims = Table("shape", "peer 2xx/s", "p99 ms", "errors", "Linli 2xx/s", "p99 ms", "errors", "Linli / peer",
-                   title=f"Claims, {r['connections']} connections, {r['seconds']:g} s each, client {r['client']}")
-    for shape in shapes.SHAPES:
-        p, li = r["d_peer"][shape], r["d_linli"][shape]
-        claims.add_row(shape, f"{p['ok_per_second']:,}", f"{p['p99_ms']}", _errors(p), f"{li['ok_per_second']:,}",
-                       f"{li['p99_ms']}", _errors(li), f"{r['ratios'][f'claims_{shape}_vs_peer']}×")
-    console.print(claims)
-    hot = r["d_hot_invariant"]
-    console.print(f"hot demand after the run: needed {hot['needed']}, {hot['claims']:,} claims, {hot['confirmed']} "
-                  f"confirmed, {hot['waitlisted']:,} waitlisted ({hot['answered_201']:,} answered 201)")
-    for check, held in hot["checks"].items():
-        console.print(f"  {'[green]✓[/green]' if held else '[red]✗[/red]'} {check}")
-    table = Table("figure", "value", "ratio to baseline", title=f"Linli bench, scale {r['scale']}")
-    table.add_row("a. insert+commit, 1 client", f"{r['a_single_row_1']['per_second']:,}/s", "")
-    table.add_row("a. insert+commit, 32 clients", f"{r['a_single_row_32']['per_second']:,}/s", "")
-    table.add_row("a. batched inserts", f"{r['a_batched']['per_second']:,} rows/s", "")
-    table.add_row("b. seed", f"{r['b_seed']['per_second']:,} events/s ({r['b_seed']['events']:,} events)",
-                  f"{r['ratios']['seed_vs_batched_rows']}× batched rows")
-    table.add_row("c. projection rebuild", f"{r['c_rebuild']['per_second']:,} events/s",
-                  f"{r['ratios']['rebuild_vs_batched_rows']}× batched rows")
-    d = r["d_mix"]
-    table.add_row(f"d. command mix, {r['connections']} connections",
-                  f"{d['ok_per_second']:,} commands/s p50 {d['p50_ms']} p99 {d['p99_ms']} ms, errors {_errors(d)}",
-                  f"{r['ratios']['mix_vs_single_row_32']}× single-row commits (32)")
-    behind = ", ".join(f"{s} {r['d_linli'][s]['worker_caught_up_seconds']} s" for s in shapes.SHAPES)
-    table.add_row("d. projection worker caught up", f"after claims: {behind}; after the mix "
-                  f"{r['d_worker_catch_up_seconds']} s", "")
-    for name, q in r["e_queries"].items():
-        table.add_row(f"e. {name}", f"p50 {q['p50_ms']} p99 {q['p99_ms']} ms", "")
-    table.add_row("f. replay 1,000 events", f"head {r['f_replay']['head_ms']} ms, v500 {r['f_replay']['version_500_ms']} ms", "")
-    table.add_row("g. peak RSS", f"server {r['g_server_peak_rss_mb']} MB, worker {r['g_worker_peak_rss_mb']} MB, "
-                  f"peer {r['d_peer']['peak_rss_mb']} MB", "")
-    console.print(table)
-
-
-def _write(r: dict, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(r, ensure_ascii=False, indent=2, default=str)
-    (out / "latest.json").write_text(text)
-    console.print(f"written to {out / 'latest.json'}")
 
 
 if __name__ == "__main__":

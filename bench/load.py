@@ -15,23 +15,30 @@ import httpx
 class Tally:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    problems: dict[str, int] = field(default_factory=dict)
 
     async def call(self, client: httpx.AsyncClient, method: str, url: str, **kwargs) -> httpx.Response:
         started = time.perf_counter()
         response = await client.request(method, url, **kwargs)
         self.latencies.append(time.perf_counter() - started)
         self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
+        if response.status_code >= 400:
+            kind = response.headers.get("content-type", "").startswith("application/problem+json")
+            key = f"{response.status_code} {response.json()['type'].removeprefix('/problems/') if kind else ''}"
+            self.problems[key] = self.problems.get(key, 0) + 1
         return response
 
     def summary(self, seconds: float) -> dict:
         lat = sorted(self.latencies)
         pick = (lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 2)) if lat else (lambda q: None)
-        return summarise(self.statuses, 0, 0, seconds, p50_ms=pick(0.50), p99_ms=pick(0.99),
+        return summarise(self.statuses, self.problems, 0, 0, seconds, p50_ms=pick(0.50), p99_ms=pick(0.99),
                          mean_ms=round(statistics.fmean(lat) * 1000, 2) if lat else None, client="python")
 
 
-def summarise(statuses: dict[int, int], timeouts: int, socket_errors: int, seconds: float, **latency) -> dict:
-    """Throughput, latency, and every answer that was not 2xx, split as the bench reports them."""
+def summarise(statuses: dict[int, int], problems: dict[str, int], timeouts: int, socket_errors: int, seconds: float,
+              **latency) -> dict:
+    """Throughput, latency, and every answer that was not 2xx, split as the bench reports them;
+    `problems` counts the 4xx/5xx by status and problem type ("409 duplicate-claim")."""
     answered = sum(statuses.values())
     ok = sum(n for s, n in statuses.items() if 200 <= s < 300)
     split = {"409": statuses.get(409, 0), "503": statuses.get(503, 0),
@@ -40,7 +47,8 @@ def summarise(statuses: dict[int, int], timeouts: int, socket_errors: int, secon
              "timeouts": timeouts, "socket_errors": socket_errors}
     return {"requests": answered, "ok": ok, "per_second": round(answered / seconds, 1),
             "ok_per_second": round(ok / seconds, 1), "seconds": round(seconds, 2), **latency,
-            "errors": sum(split.values()), "error_split": split, "statuses": dict(sorted(statuses.items()))}
+            "errors": sum(split.values()), "error_split": split, "statuses": dict(sorted(statuses.items())),
+            "problems": dict(sorted(problems.items()))}
 
 
 Episode = Callable[[httpx.AsyncClient, Tally, int, int], Awaitable[None]]

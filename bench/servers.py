@@ -3,6 +3,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,10 +27,17 @@ def _wait(url: str, seconds: float = 60) -> None:
 
 class Process:
     def __init__(self, args: list[str], env: dict, ready_url: str | None = None):
-        self.proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        with tempfile.NamedTemporaryFile("w", prefix="linli-bench-", suffix=".log", delete=False) as log:
+            self.log = Path(log.name)  # what it printed, named when it fails
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
         if ready_url:
             _wait(ready_url)
+
+    def check_running(self) -> None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{' '.join(self.proc.args[1:4])} exited ({self.proc.returncode}); see {self.log}")
 
     def peak_rss_mb(self) -> float:
         """Peak resident memory (VmHWM) of the process and its children (uvicorn workers)."""
@@ -49,6 +57,7 @@ class Process:
             self.proc.wait(timeout=20)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.unlink(missing_ok=True)
 
 
 def _children(pid: int) -> list[int]:

@@ -14,6 +14,7 @@ import uuid
 import httpx
 
 from bench import load, wrk
+from bench.servers import Process
 from bench.world import ClaimWorld
 
 SHAPES = ("private", "spread", "hot")
@@ -86,23 +87,25 @@ def run_peer(base: str, connections: int, threads: int, seconds: float, hot_need
     return figures
 
 
-def run_linli(base: str, world: ClaimWorld, connections: int, threads: int, seconds: float) -> dict:
+def run_linli(base: str, world: ClaimWorld, connections: int, threads: int, seconds: float,
+              worker: Process) -> dict:
     """Each shape, then the seconds until the projection worker has caught up with it (so the next
     shape does not share the machine with the worker's backlog)."""
     count, figures = lane_count(connections, threads), {}
     for shape in SHAPES:
         figures[shape] = drive(base, lanes(shape, world.private, world.spread, world.hot, count, world.tokens),
                                seconds, connections)
-        figures[shape]["worker_caught_up_seconds"] = caught_up(base)
+        figures[shape]["worker_caught_up_seconds"] = caught_up(base, worker)
     return figures
 
 
-def caught_up(base: str, limit: float = 600) -> float:
+def caught_up(base: str, worker: Process, limit: float = 600) -> float:
     """Seconds until /ready shows every read model at the head of every log."""
     started = time.perf_counter()
     while time.perf_counter() - started < limit:
+        worker.check_running()
         views = httpx.get(f"{base}/ready", timeout=30).json()["projections"]
         if all(c["lag"] == 0 for contexts in views.values() for c in contexts.values()):
-            break
+            return round(time.perf_counter() - started, 1)
         time.sleep(0.5)
-    return round(time.perf_counter() - started, 1)
+    raise RuntimeError(f"the read models were still behind after {limit:.0f} s")

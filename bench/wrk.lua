@@ -92,27 +92,33 @@ end
 function init(args)
   data = dofile(args[1])
   lane = data.lanes[id]
-  sent, episodes, statuses = 0, 0, {}
+  sent, episodes, statuses, problems = 0, 0, {}, {}
   for _, w in ipairs(lane.worlds or {}) do w.n = 0 end
   request = data.kind == "claims" and next_claim or next_command
 end
 
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
+  if status >= 400 then  -- which problem (application/problem+json type), e.g. 409 duplicate-claim
+    local key = status .. " " .. (body:match('"type"%s*:%s*"/problems/([^"]+)"') or "")
+    problems[key] = (problems[key] or 0) + 1
+  end
   if data.kind == "mix" and status < 300 then follow_up(body) end
 end
 
 function done(summary, latency, requests)
-  local counts = {}
+  local counts, kinds = {}, {}
   for _, thread in ipairs(threads) do
     for status, n in pairs(thread:get("statuses")) do counts[status] = (counts[status] or 0) + n end
+    for key, n in pairs(thread:get("problems")) do kinds[key] = (kinds[key] or 0) + n end
   end
-  local parts = {}
+  local parts, problem_parts = {}, {}
   for status, n in pairs(counts) do parts[#parts + 1] = string.format('"%d":%d', status, n) end
+  for key, n in pairs(kinds) do problem_parts[#problem_parts + 1] = string.format('"%s":%d', key, n) end
   local e = summary.errors
   io.write(string.format(
     'WRK-JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"mean_us":%.1f,"max_us":%d,' ..
-    '"connect_errors":%d,"read_errors":%d,"write_errors":%d,"timeouts":%d,"statuses":{%s}}\n',
+    '"connect_errors":%d,"read_errors":%d,"write_errors":%d,"timeouts":%d,"statuses":{%s},"problems":{%s}}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.mean, latency.max,
-    e.connect, e.read, e.write, e.timeout, table.concat(parts, ",")))
+    e.connect, e.read, e.write, e.timeout, table.concat(parts, ","), table.concat(problem_parts, ",")))
 end

@@ -61,6 +61,6 @@ def figures(raw: dict) -> dict:
     seconds = raw["duration_us"] / 1e6
     statuses = {int(k): v for k, v in raw["statuses"].items()}
     socket_errors = raw["connect_errors"] + raw["read_errors"] + raw["write_errors"]
-    return load.summarise(statuses, raw["timeouts"], socket_errors, seconds, p50_ms=round(raw["p50_us"] / 1000, 2),
-                          p99_ms=round(raw["p99_us"] / 1000, 2), mean_ms=round(raw["mean_us"] / 1000, 2),
-                          client="wrk")
+    return load.summarise(statuses, raw["problems"], raw["timeouts"], socket_errors, seconds,
+                          p50_ms=round(raw["p50_us"] / 1000, 2), p99_ms=round(raw["p99_us"] / 1000, 2),
+                          mean_ms=round(raw["mean_us"] / 1000, 2), client="wrk")
