@@ -209,9 +209,10 @@ def main(argv: list[str] | None = None) -> dict:
             system.projector.catch_up()
         finally:
             system.shutdown()
-        server = servers.linli(env, 8098, opts.workers, projections="worker")
+        port = servers.free_port()
+        server = servers.linli(env, port, opts.workers, projections="worker")
         worker = servers.projection_worker(env)
-        base = "http://127.0.0.1:8098"
+        base = f"http://127.0.0.1:{port}"
         try:
             results["d_linli"] = shapes.run_linli(base, claims, opts.connections, opts.threads, opts.seconds, worker)
             results["d_hot_invariant"] = _hot_invariant(settings, base, claims.hot, results["d_linli"]["hot"])
@@ -239,9 +240,10 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def _peer(dsn: str, opts: argparse.Namespace) -> dict:
-    peer = servers.peer(dsn, 8099, opts.workers)
+    port = servers.free_port()
+    peer = servers.peer(dsn, port, opts.workers)
     try:
-        figures = shapes.run_peer("http://127.0.0.1:8099", opts.connections, opts.threads, opts.seconds,
+        figures = shapes.run_peer(f"http://127.0.0.1:{port}", opts.connections, opts.threads, opts.seconds,
                                   opts.hot_needed)
         figures["peak_rss_mb"] = peer.peak_rss_mb()
         return figures

@@ -1,6 +1,7 @@
 """Start and stop the servers under test as subprocesses, and read their peak memory."""
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -11,6 +12,13 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 PEER_DIR = REPO.parent / "shared" / "peers"
+
+
+def free_port() -> int:
+    """A port nobody listens on now: benches of several worktrees may run at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _wait(url: str, seconds: float = 60) -> None:
@@ -42,7 +50,7 @@ class Process:
     def peak_rss_mb(self) -> float:
         """Peak resident memory (VmHWM) of the process and its children (uvicorn workers)."""
         total = 0
-        for pid in [self.proc.pid, *_children(self.proc.pid)]:
+        for pid in [self.proc.pid, *children(self.proc.pid)]:
             try:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmHWM:"):
@@ -60,13 +68,13 @@ class Process:
         self.log.unlink(missing_ok=True)
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if int((entry / "stat").read_text().split(") ")[1].split()[1]) == pid:
-                    found += [int(entry.name), *_children(int(entry.name))]
+                    found += [int(entry.name), *children(int(entry.name))]
             except (OSError, IndexError, ValueError):
                 continue
     return found
