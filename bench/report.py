@@ -28,7 +28,8 @@ def errors(figures: dict) -> str:
              "socket_errors": "socket"}
     found = [f"{names[k]} ×{n:,}" for k, n in figures["error_split"].items() if n]
     if figures["error_split"]["409"]:
-        kinds = ", ".join(k.removeprefix("409 ") or "untyped" for k in figures["problems"] if k.startswith("409"))
+        kinds = ", ".join(f"{k.removeprefix('409 ') or 'untyped'} {n:,}" for k, n in figures["problems"].items()
+                          if k.startswith("409 "))
         found[0] += f" ({kinds})"
     return ", ".join(found) or "0"
 
