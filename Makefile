@@ -24,7 +24,10 @@ test: $(STAMP)  ## the whole suite, on SQLite and PostgreSQL (fault injection ap
 test-faults: $(STAMP)  ## projection workers killed, PostgreSQL restarted, several API processes
 	LINLI_REQUIRE_POSTGRES=1 $(PY) -m pytest $(FAULTS)
 
-bench: $(STAMP)
+system-packages:  ## what pip cannot install: wrk, the load generator of `make bench`
+	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+
+bench: $(STAMP) system-packages  ## claims in three shapes and the command mix under wrk, beside the CRUD peer
 	$(PY) -m bench
 
 system-packages:  ## Debian packages the bench needs

@@ -5,6 +5,9 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 APP = "api.app:create_app"
+# uvicorn's standard extras, named rather than left to "auto" so that a missing one fails at start
+# instead of silently falling back to asyncio's loop and h11 (issue 10).
+LOOP, HTTP = "uvloop", "httptools"
 
 
 class TcpConfig(uvicorn.Config):
@@ -21,9 +24,10 @@ class TcpConfig(uvicorn.Config):
 
 def serve(host: str, port: int, workers: int, app: str = APP, factory: bool = True) -> None:
     """`app` is an import string; the bench serves the CRUD peer through here too, so both sides
-    run on the same sockets."""
+    run on the same sockets, event loop and HTTP parser."""
     if workers == 1:
-        uvicorn.run(app, factory=factory, host=host, port=port, log_level="warning")
+        uvicorn.run(app, factory=factory, host=host, port=port, loop=LOOP, http=HTTP, log_level="warning")
         return
-    config = TcpConfig(app, factory=factory, host=host, port=port, workers=workers, log_level="warning")
+    config = TcpConfig(app, factory=factory, host=host, port=port, workers=workers, loop=LOOP, http=HTTP,
+                       log_level="warning")
     Multiprocess(config, sockets=[config.bind_socket()]).run()

@@ -1,11 +1,12 @@
-"""`make bench`: one run against PostgreSQL, printed as a table and written to bench/results/.
+"""`make bench`: one run against PostgreSQL, printed as tables and written to bench/results/.
 
-    python -m bench [--scale 0.01] [--seconds 20] [--clients 32] [--workers 2]
+    python -m bench [--scale 0.01] [--seconds 15] [--connections 32] [--threads 2] [--workers 2] [--quick]
 
+Claims in three shapes (bench/shapes.py) and the command mix (bench/mix.py) are loaded with wrk
+when it is installed (`make system-packages`), on the CRUD peer and on Linli in the same run.
 Every throughput is also given as a ratio to the baseline of the same run that matches it.
 """
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -16,33 +17,53 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from rich.console import Console
-from rich.table import Table
 
 from api.seed import Seeder
 from api.settings import Settings
 from api.wiring import Linli
-from bench import baselines, load, servers
-from bench.world import next_slot, prepare
+from bench import baselines, invariant, load, mix, servers, shapes, wrk
+from bench.report import console
+from bench import report
+from bench.world import prepare, prepare_claims
 from domain.actors import Actor, Role
 from workflows.engine import Meta
 
 RESULTS = Path(__file__).parent / "results"
 ADMIN_TOKEN = "bench-admin-token-0123456789"
-console = Console()
+# distinct claimants per second of a run: the hot shape uses one per claim (twice the peer's hot rate here);
+# past them a lane's claims answer 409 duplicate-claim, counted as such
+CLAIMANTS_PER_SECOND = 1_000
+QUICK_WORLD = {"members_per_client": 10, "demands_per_client": 5, "demands_in_progress": 2}
+QUICK = {"scale": "0.0002", "seconds": 1.0, "connections": 4, "workers": 1, "hot_needed": 3, "claimants": 400,
+         "query_repeat": 5, "pool_size": 3}
 
 
 def _options(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--scale", default=os.environ.get("LINLI_BENCH_SCALE", "0.01"))
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=15.0, help="each load run")
+    parser.add_argument("--connections", "--clients", dest="connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=2, help="server processes, Linli's and the peer's")
+    parser.add_argument("--hot-needed", type=int, default=100, help="`needed` of the hot demand")
+    parser.add_argument("--claimants", type=int, default=None,
+                        help=f"distinct member tokens for the claim shapes (default {CLAIMANTS_PER_SECOND:,} per second)")
+    parser.add_argument("--query-repeat", type=int, default=50)
+    parser.add_argument("--pool-size", type=int, default=8, help="LINLI_POOL_SIZE of the servers under test")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: " + ", ".join(f"{k.replace('_', '-')} {v}" for k, v in QUICK.items()))
     parser.add_argument("--database-url", default=os.environ.get(
         "LINLI_BENCH_DATABASE_URL", os.environ.get("LINLI_TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/test")))
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--keep", action="store_true", help="keep the bench schema afterwards")
-    return parser.parse_args(argv)
+    opts = parser.parse_args(argv)
+    if opts.quick:  # what the command line names explicitly wins
+        for key, value in QUICK.items():
+            if getattr(opts, key) == parser.get_default(key):
+                setattr(opts, key, value)
+    if opts.claimants is None:
+        opts.claimants = int(opts.seconds * CLAIMANTS_PER_SECOND)
+    return opts
 
 
 def _seed(settings: Settings, scale: str) -> dict:
@@ -109,84 +130,6 @@ def _any_grid(system: Linli) -> str:
     return system.db.rows("SELECT key FROM stats WHERE dimension = 'grid' LIMIT 1")[0]["key"]
 
 
-def _mix(base: str, world, clients: int, seconds: float) -> dict:
-    """claim, confirm, check in, complete, verify, book, approve, file and handle service requests."""
-    owner = {"Authorization": f"Bearer {world.owner_token}"}
-    dept = {"Authorization": f"Bearer {world.dept_token}"}
-
-    async def episode(client, tally, i, n):
-        w = world.clients[i]
-        member = {"Authorization": f"Bearer {w.member_tokens[n % len(w.member_tokens)]}"}
-        demand = w.manual_demands[(n // len(w.member_tokens)) % len(w.manual_demands)]
-        claim = await tally.call(client, "POST", f"/demands/{demand}/claims", json={}, headers=member)
-        if claim.status_code == 201:
-            await tally.call(client, "POST", f"/claims/{claim.json()['id']}/actions/confirm", headers=owner)
-        if n < len(w.prepared_claims):
-            prepared = w.prepared_claims[n]
-            await tally.call(client, "POST", f"/claims/{prepared}/actions/check_in", headers=owner)
-            await tally.call(client, "POST", f"/claims/{prepared}/actions/complete", json={"hours": 2}, headers=owner)
-            await tally.call(client, "POST", f"/claims/{prepared}/actions/verify", json={"rating": 5}, headers=owner)
-        starts, ends = next_slot(w, datetime.now(UTC))
-        await tally.call(client, "POST", f"/venues/{w.free_venue}/bookings", headers=member,
-                         json={"starts_at": starts, "ends_at": ends, "attendees": 10})
-        booking = await tally.call(client, "POST", f"/venues/{w.approval_venue}/bookings", headers=member,
-                                   json={"starts_at": starts, "ends_at": ends, "attendees": 10})
-        if booking.status_code == 201:
-            await tally.call(client, "POST", f"/bookings/{booking.json()['id']}/actions/approve", headers=owner)
-        applicant = {"Authorization": f"Bearer {w.applicant_token}"}
-        filed = await tally.call(client, "POST", f"/service-items/{world.item_id}/requests", headers=applicant,
-                                 json={"subject": "申请稳岗返还"})
-        if filed.status_code == 201:
-            request_id = filed.json()["id"]
-            for step, body in (("accept", {}), ("start", {}), ("resolve", {"outcome": "approved"})):
-                await tally.call(client, "POST", f"/service-requests/{request_id}/actions/{step}", json=body,
-                                 headers=dept)
-
-    return load.run(base, episode, clients, seconds)
-
-
-def _claims(base: str, world, clients: int, seconds: float) -> dict:
-    """Claims on auto-confirm demands: the operation the CRUD peer serves."""
-    async def episode(client, tally, i, n):
-        w = world.clients[i]
-        member = {"Authorization": f"Bearer {w.member_tokens[n % len(w.member_tokens)]}"}
-        demand = w.auto_demands[(n // len(w.member_tokens)) % len(w.auto_demands)]
-        await tally.call(client, "POST", f"/demands/{demand}/claims", json={}, headers=member)
-
-    return load.run(base, episode, clients, seconds)
-
-
-def _peer(dsn: str, clients: int, seconds: float, workers: int) -> dict:
-    peer = servers.peer(dsn, 8099, workers)
-    try:
-        import httpx
-
-        demands = [httpx.post("http://127.0.0.1:8099/demands", json={"title": "peer", "needed": 10**9}).json()["id"]
-                   for _ in range(clients)]
-
-        async def episode(client, tally, i, n):
-            await tally.call(client, "POST", f"/demands/{demands[i]}/claims", json={"claimant": f"c{i}-{n}"})
-
-        figures = load.run("http://127.0.0.1:8099", episode, clients, seconds)
-        figures["peak_rss_mb"] = peer.peak_rss_mb()
-        return figures
-    finally:
-        peer.stop()
-
-
-def _caught_up(base: str, limit: float = 600) -> float:
-    """Seconds until /ready shows every read model at the head of every log."""
-    import httpx
-
-    started = time.perf_counter()
-    while time.perf_counter() - started < limit:
-        views = httpx.get(f"{base}/ready", timeout=30).json()["projections"]
-        if all(c["lag"] == 0 for contexts in views.values() for c in contexts.values()):
-            break
-        time.sleep(0.5)
-    return round(time.perf_counter() - started, 1)
-
-
 def _queries(base: str, world, repeat: int) -> dict:
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     day = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
@@ -227,49 +170,68 @@ def main(argv: list[str] | None = None) -> dict:
     schema = f"bench_{int(time.time())}_{uuid.uuid4().hex[:4]}"
     dsn = f"{opts.database_url}?options=-csearch_path%3D{schema}"
     env = {"LINLI_DATABASE_URL": opts.database_url, "LINLI_DATABASE_SCHEMA": schema, "LINLI_ADMIN_TOKEN": ADMIN_TOKEN,
-           "LINLI_TIMER_INTERVAL_SECONDS": "0", "LINLI_POOL_SIZE": "8"}
+           "LINLI_TIMER_INTERVAL_SECONDS": "0", "LINLI_POOL_SIZE": str(opts.pool_size)}
     settings = Settings(database_url=opts.database_url, database_schema=schema, admin_token=ADMIN_TOKEN,
                         timer_interval_seconds=0, pool_size=4)
     with psycopg.connect(opts.database_url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     results: dict = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "scale": opts.scale,
-                     "clients": opts.clients, "seconds": opts.seconds, "server_workers": opts.workers,
+                     "client": "wrk" if wrk.available() else "python", "connections": opts.connections,
+                     "threads": opts.threads, "seconds": opts.seconds, "server_workers": opts.workers,
+                     "claimants": opts.claimants, "hot_needed": opts.hot_needed, "pool_size": opts.pool_size,
                      "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                 "platform": platform.platform()}}
+                                 "platform": platform.platform(), "load_average": os.getloadavg()}}
+    started = time.perf_counter()
+
+    def stage(name: str) -> None:
+        """Print the stage, and record when it began (seconds into the run)."""
+        results["stages_began_at_seconds"][name] = round(time.perf_counter() - started, 1)
+        console.print(f"[bold]{name}[/bold]")
+
+    results["stages_began_at_seconds"] = {}
     try:
-        console.print("[bold]a.[/bold] baselines")
+        stage("a. baselines")
         results["a_single_row_1"] = baselines.single_row_commits(dsn, 1, min(opts.seconds, 5))
         results["a_single_row_32"] = baselines.single_row_commits(dsn, 32, min(opts.seconds, 5))
         results["a_batched"] = baselines.batched_inserts(dsn)
-        results["a_peer_claims"] = _peer(dsn, opts.clients, opts.seconds, opts.workers)
-        console.print("[bold]b.[/bold] seed")
+        stage("b. seed")
         results["b_seed"] = _seed(settings, opts.scale)
-        console.print("[bold]c.[/bold] rebuild")
+        stage("c. rebuild")
         results["c_rebuild"] = _rebuild(settings)
-        console.print("[bold]d.[/bold] commands over HTTP")
+        stage(f"d. claims in three shapes ({results['client']}): the CRUD peer")
+        results["d_peer"] = _peer(dsn, opts)
+        stage("d. claims in three shapes: Linli")
         system = Linli(settings)
-        world = prepare(system, opts.clients)
-        system.projector.catch_up()
-        system.shutdown()
-        server = servers.linli(env, 8098, opts.workers, projections="worker")
-        worker = servers.projection_worker(env)
-        base = "http://127.0.0.1:8098"
         try:
-            results["d_claims"] = _claims(base, world, opts.clients, opts.seconds)
-            results["d_mix"] = _mix(base, world, opts.clients, opts.seconds)
-            results["d_worker_catch_up_seconds"] = _caught_up(base)  # queries read a settled model
-            console.print("[bold]e.[/bold] queries")
-            results["e_queries"] = _queries(base, world, repeat=50)
+            world = prepare(system, opts.connections, **(QUICK_WORLD if opts.quick else {}))
+            claims = prepare_claims(system, opts.claimants, opts.connections * shapes.PRIVATE_PER_CONNECTION,
+                                    shapes.SPREAD_DEMANDS, opts.hot_needed)
+            system.projector.catch_up()
+        finally:
+            system.shutdown()
+        port = servers.free_port()
+        server = servers.linli(env, port, opts.workers, projections="worker")
+        worker = servers.projection_worker(env)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            results["d_linli"] = shapes.run_linli(base, claims, opts.connections, opts.threads, opts.seconds, worker)
+            results["d_hot_invariant"] = _hot_invariant(settings, base, claims.hot, results["d_linli"]["hot"])
+            stage("d. command mix")
+            results["d_mix"] = mix.run(base, world, opts.connections, opts.threads, opts.seconds)
+            results["d_worker_catch_up_seconds"] = shapes.caught_up(base, worker)  # queries read a settled model
+            stage("e. queries")
+            results["e_queries"] = _queries(base, world, repeat=opts.query_repeat)
             results["g_server_peak_rss_mb"] = server.peak_rss_mb()
             results["g_worker_peak_rss_mb"] = worker.peak_rss_mb()
         finally:
             server.stop()
             worker.stop()
-        console.print("[bold]f.[/bold] replay")
+        stage("f. replay")
         results["f_replay"] = _replay(settings)
-        _ratios(results)
-        _report(results)
-        _write(results, Path(opts.out))
+        results["total_seconds"] = round(time.perf_counter() - started, 1)
+        report.ratios(results)
+        report.tables(results)
+        report.write(results, Path(opts.out))
         return results
     finally:
         if not opts.keep:
@@ -277,44 +239,24 @@ def main(argv: list[str] | None = None) -> dict:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def _ratios(r: dict) -> None:
-    r["ratios"] = {
-        "claims_vs_peer": round(r["d_claims"]["per_second"] / max(r["a_peer_claims"]["per_second"], 1e-9), 2),
-        "mix_vs_single_row_32": round(r["d_mix"]["per_second"] / max(r["a_single_row_32"]["per_second"], 1e-9), 2),
-        "seed_vs_batched_rows": round(r["b_seed"]["per_second"] / max(r["a_batched"]["per_second"], 1e-9), 2),
-        "rebuild_vs_batched_rows": round(r["c_rebuild"]["per_second"] / max(r["a_batched"]["per_second"], 1e-9), 2),
-    }
+def _peer(dsn: str, opts: argparse.Namespace) -> dict:
+    port = servers.free_port()
+    peer = servers.peer(dsn, port, opts.workers)
+    try:
+        figures = shapes.run_peer(f"http://127.0.0.1:{port}", opts.connections, opts.threads, opts.seconds,
+                                  opts.hot_needed)
+        figures["peak_rss_mb"] = peer.peak_rss_mb()
+        return figures
+    finally:
+        peer.stop()
 
 
-def _report(r: dict) -> None:
-    table = Table("figure", "value", "ratio to baseline", title=f"Linli bench, scale {r['scale']}")
-    table.add_row("a. insert+commit, 1 client", f"{r['a_single_row_1']['per_second']:,}/s", "")
-    table.add_row("a. insert+commit, 32 clients", f"{r['a_single_row_32']['per_second']:,}/s", "")
-    table.add_row("a. batched inserts", f"{r['a_batched']['per_second']:,} rows/s", "")
-    p = r["a_peer_claims"]
-    table.add_row("a. CRUD peer claims", f"{p['per_second']:,}/s p50 {p['p50_ms']} p99 {p['p99_ms']} ms", "")
-    table.add_row("b. seed", f"{r['b_seed']['per_second']:,} events/s ({r['b_seed']['events']:,} events)",
-                  f"{r['ratios']['seed_vs_batched_rows']}× batched rows")
-    table.add_row("c. projection rebuild", f"{r['c_rebuild']['per_second']:,} events/s",
-                  f"{r['ratios']['rebuild_vs_batched_rows']}× batched rows")
-    for key, label, ratio in (("d_claims", "d. claims over HTTP", "claims_vs_peer"),
-                              ("d_mix", "d. command mix over HTTP", "mix_vs_single_row_32")):
-        d = r[key]
-        table.add_row(label, f"{d['per_second']:,}/s p50 {d['p50_ms']} p99 {d['p99_ms']} ms, {d['errors']} errors",
-                      f"{r['ratios'][ratio]}×")
-    for name, q in r["e_queries"].items():
-        table.add_row(f"e. {name}", f"p50 {q['p50_ms']} p99 {q['p99_ms']} ms", "")
-    table.add_row("d. projection worker caught up", f"{r['d_worker_catch_up_seconds']} s after the load", "")
-    table.add_row("f. replay 1,000 events", f"head {r['f_replay']['head_ms']} ms, v500 {r['f_replay']['version_500_ms']} ms", "")
-    table.add_row("g. peak RSS", f"server {r['g_server_peak_rss_mb']} MB, worker {r['g_worker_peak_rss_mb']} MB", "")
-    console.print(table)
-
-
-def _write(r: dict, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(r, ensure_ascii=False, indent=2, default=str)
-    (out / "latest.json").write_text(text)
-    console.print(f"written to {out / 'latest.json'}")
+def _hot_invariant(settings: Settings, base: str, hot: str, figures: dict) -> dict:
+    system = Linli(settings)
+    try:
+        return invariant.hot_demand(system, base, ADMIN_TOKEN, hot, {int(k): v for k, v in figures["statuses"].items()})
+    finally:
+        system.shutdown()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""A closed-loop HTTP load: N clients each run episodes back to back until the time is up.
+"""A closed-loop HTTP load in Python: N clients each run episodes back to back until the time is up.
 
-The same client drives the CRUD peer and Linli, so their figures compare."""
+It drives the sequential query latencies, and the loads when wrk is not installed (bench/wrk.py);
+both clients summarise their answers the same way (`summarise`)."""
 import asyncio
 import statistics
 import time
@@ -13,24 +14,41 @@ import httpx
 @dataclass
 class Tally:
     latencies: list[float] = field(default_factory=list)
-    errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
+    problems: dict[str, int] = field(default_factory=dict)
 
-    async def call(self, client: httpx.AsyncClient, method: str, url: str, ok=(200, 201), **kwargs) -> httpx.Response:
+    async def call(self, client: httpx.AsyncClient, method: str, url: str, **kwargs) -> httpx.Response:
         started = time.perf_counter()
         response = await client.request(method, url, **kwargs)
         self.latencies.append(time.perf_counter() - started)
         self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
-        if response.status_code not in ok:
-            self.errors += 1
+        if response.status_code >= 400:
+            kind = response.headers.get("content-type", "").startswith("application/problem+json")
+            key = f"{response.status_code} {response.json()['type'].removeprefix('/problems/') if kind else ''}"
+            self.problems[key] = self.problems.get(key, 0) + 1
         return response
 
     def summary(self, seconds: float) -> dict:
         lat = sorted(self.latencies)
         pick = (lambda q: round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 2)) if lat else (lambda q: None)
-        return {"requests": len(lat), "per_second": round(len(lat) / seconds, 1), "p50_ms": pick(0.50),
-                "p99_ms": pick(0.99), "mean_ms": round(statistics.fmean(lat) * 1000, 2) if lat else None,
-                "errors": self.errors, "statuses": self.statuses}
+        return summarise(self.statuses, self.problems, 0, 0, seconds, p50_ms=pick(0.50), p99_ms=pick(0.99),
+                         mean_ms=round(statistics.fmean(lat) * 1000, 2) if lat else None, client="python")
+
+
+def summarise(statuses: dict[int, int], problems: dict[str, int], timeouts: int, socket_errors: int, seconds: float,
+              **latency) -> dict:
+    """Throughput, latency, and every answer that was not 2xx, split as the bench reports them;
+    `problems` counts the 4xx/5xx by status and problem type ("409 duplicate-claim")."""
+    answered = sum(statuses.values())
+    ok = sum(n for s, n in statuses.items() if 200 <= s < 300)
+    split = {"409": statuses.get(409, 0), "503": statuses.get(503, 0),
+             "5xx": sum(n for s, n in statuses.items() if s >= 500 and s != 503),
+             "other_4xx": sum(n for s, n in statuses.items() if 400 <= s < 500 and s != 409),
+             "timeouts": timeouts, "socket_errors": socket_errors}
+    return {"requests": answered, "ok": ok, "per_second": round(answered / seconds, 1),
+            "ok_per_second": round(ok / seconds, 1), "seconds": round(seconds, 2), **latency,
+            "errors": sum(split.values()), "error_split": split, "statuses": dict(sorted(statuses.items())),
+            "problems": dict(sorted(problems.items()))}
 
 
 Episode = Callable[[httpx.AsyncClient, Tally, int, int], Awaitable[None]]

@@ -1,8 +1,10 @@
 """Start and stop the servers under test as subprocesses, and read their peak memory."""
 import os
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -10,6 +12,13 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 PEER_DIR = REPO.parent / "shared" / "peers"
+
+
+def free_port() -> int:
+    """A port nobody listens on now: benches of several worktrees may run at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _wait(url: str, seconds: float = 60) -> None:
@@ -26,15 +35,22 @@ def _wait(url: str, seconds: float = 60) -> None:
 
 class Process:
     def __init__(self, args: list[str], env: dict, ready_url: str | None = None):
-        self.proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        with tempfile.NamedTemporaryFile("w", prefix="linli-bench-", suffix=".log", delete=False) as log:
+            self.log = Path(log.name)  # what it printed, named when it fails
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
         if ready_url:
             _wait(ready_url)
+
+    def check_running(self) -> None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{' '.join(self.proc.args[1:4])} exited ({self.proc.returncode}); see {self.log}")
 
     def peak_rss_mb(self) -> float:
         """Peak resident memory (VmHWM) of the process and its children (uvicorn workers)."""
         total = 0
-        for pid in [self.proc.pid, *_children(self.proc.pid)]:
+        for pid in [self.proc.pid, *children(self.proc.pid)]:
             try:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmHWM:"):
@@ -49,15 +65,16 @@ class Process:
             self.proc.wait(timeout=20)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.unlink(missing_ok=True)
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if int((entry / "stat").read_text().split(") ")[1].split()[1]) == pid:
-                    found += [int(entry.name), *_children(int(entry.name))]
+                    found += [int(entry.name), *children(int(entry.name))]
             except (OSError, IndexError, ValueError):
                 continue
     return found

@@ -1,8 +1,10 @@
-"""The world the HTTP load runs in, prepared through the applications (batched) before the
-server starts: organisations, members and tokens per client, open demands, demands in
-progress with confirmed claims, venues, and a published policy item."""
-from dataclasses import dataclass, field
-from datetime import timedelta
+"""The worlds the HTTP loads run in, prepared through the applications (batched) before the
+server starts: for the command mix, organisations, members and tokens per client, open demands,
+demands in progress with confirmed claims, venues, and a published policy item; for the claim
+shapes, a pool of distinct claimants and the auto-confirm demands of each shape."""
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from uuid import uuid4
 
 from api.wiring import Linli
@@ -22,9 +24,6 @@ class ClientWorld:
     prepared_claims: list[str]
     free_venue: str
     approval_venue: str
-    slot_day: int = 1
-    slot_hour: int = 8
-    used: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -106,11 +105,49 @@ def prepare(system: Linli, clients: int, members_per_client: int = 40, demands_p
                  audit_target=worlds[0][0][0], clients=clients_worlds)
 
 
-def next_slot(world: ClientWorld, now) -> tuple[str, str]:
-    """Consecutive one-hour slots, 08:00–21:00 local, from tomorrow on: a client never collides with itself."""
-    day = now.astimezone(CITY_TZ).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=world.slot_day)
-    starts = day.replace(hour=world.slot_hour)
-    world.slot_hour += 1
-    if world.slot_hour >= 21:
-        world.slot_day, world.slot_hour = world.slot_day + 1, 8
-    return starts.isoformat(), (starts + timedelta(hours=1)).isoformat()
+def slots(now: datetime, count: int) -> list[tuple[str, str]]:
+    """Consecutive one-hour slots, 08:00–21:00 local, from tomorrow on (13 a day): an episode books
+    its own slot on its own venues, so bookings never collide."""
+    day = now.astimezone(CITY_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+    starts = [day + timedelta(days=1 + k // 13, hours=8 + k % 13) for k in range(count)]
+    return [(s.isoformat(), (s + timedelta(hours=1)).isoformat()) for s in starts]
+
+
+@dataclass
+class ClaimWorld:
+    """Claimants enough for a whole run, and the auto-confirm demands each shape claims."""
+
+    tokens: list[str]
+    private: list[str]  # split between the load's lanes: each lane (connection) its own demands
+    spread: list[str]  # shared by every lane, round-robin
+    hot: str  # every claim, with `needed` below the number of claims
+    hot_needed: int
+
+
+def prepare_claims(system: Linli, claimants: int, private: int, spread: int, hot_needed: int) -> ClaimWorld:
+    now = system.clock.now()
+    reg, dem = system.registry, system.demands
+    with reg.engine.batch():
+        grid = str(reg.register(Meta(ADMIN), "grid", uuid4(), code="B2", name="抢单网格", type="街区型",
+                                district="鼓楼区").value.id)
+        owner = str(reg.register(Meta(ADMIN), "organisation", uuid4(), name="抢单党委", kind="党组织", grid_id=grid,
+                                 district="鼓楼区").value.id)
+        members = [str(reg.register(Meta(ADMIN), "member", uuid4(), name=f"抢单党员{k}", organisation_id=owner,
+                                    grid_id=grid, flowing=False).value.id) for k in range(claimants)]
+    org = Actor(owner, Role.ORG)
+
+    def demand(needed: int) -> str:
+        d = dem.post_demand(Meta(org), uuid4(), owner, title="抢单需求", needed=needed, auto_confirm=True,
+                            description="压测", category="助老服务", grid_id=grid,
+                            claim_deadline=now + timedelta(days=300), starts_at=now + timedelta(days=301),
+                            ends_at=now + timedelta(days=301, hours=3))
+        dem.act_on_demand(Meta(org), d.value.id, "submit")
+        dem.act_on_demand(Meta(ADMIN), d.value.id, "approve")
+        return str(d.value.id)
+
+    with dem.engine.batch():
+        demands = [demand(10_000) for _ in range(private + spread)]
+        hot = demand(hot_needed)
+    with ThreadPoolExecutor(system.settings.pool_size) as pool:  # one commit per token: in parallel
+        tokens = list(pool.map(lambda m: system.tokens.create(Role.MEMBER, m, "bench"), members))
+    return ClaimWorld(tokens=tokens, private=demands[:private], spread=demands[private:], hot=hot, hot_needed=hot_needed)
