@@ -49,7 +49,7 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--claimants", type=int, default=None,
                         help=f"distinct member tokens for the claim shapes (default {CLAIMANTS_PER_SECOND:,} per second)")
     parser.add_argument("--query-repeat", type=int, default=50)
-    parser.add_argument("--pool-size", type=int, default=8, help="LINLI_POOL_SIZE of the servers under test")
+    parser.add_argument("--pool-size", type=int, default=10, help="LINLI_POOL_SIZE (connections per process) of the servers")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: " + ", ".join(f"{k.replace('_', '-')} {v}" for k, v in QUICK.items()))
     parser.add_argument("--database-url", default=os.environ.get(
