@@ -64,7 +64,7 @@ class Demands(Context):
     def act_on_claim(self, meta: Meta, claim_id: UUID, trigger: str, if_match: int | None = None,
                      **fields) -> Outcome[Claim]:
         check_trigger(CLAIM_LIFECYCLE, trigger)
-        demand_id = UUID(load(self, claim_id, Claim).demand_id)  # a claim never changes demand
+        demand_id = UUID(self.engine.peek(claim_id, Claim).demand_id)  # a claim never changes demand
 
         def command(unit: Unit) -> Claim:
             claim = unit.get(claim_id, Claim)

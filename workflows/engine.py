@@ -187,6 +187,13 @@ class Engine:
             self._flush()
         return Outcome(value, None, events)
 
+    def peek(self, aggregate_id: UUID, kind: type[A]) -> A:
+        """The aggregate as the next command will find it (in a bulk batch, with the batch's
+        unsaved changes), for reading only: what names a command's lane."""
+        if self._batch is not None and aggregate_id in self._batch.aggregates:
+            return self._batch.get(aggregate_id, kind)
+        return load(self.app, aggregate_id, kind)
+
     def execute(self, meta: Meta, command: Callable[[Unit], T], key: UUID | None = None) -> Outcome[T]:
         """Run `command` and save what it emitted. Commands with the same `key` (the aggregate
         they contend on, e.g. the demand of a claim) take turns in its lane and are decided and

@@ -78,7 +78,7 @@ class Venues(Context):
     def act_on_booking(self, meta: Meta, booking_id: UUID, trigger: str, if_match: int | None = None,
                        **fields) -> Outcome[Booking]:
         check_trigger(BOOKING_LIFECYCLE, trigger)
-        booked = load(self, booking_id, Booking)  # a booking never changes venue or time
+        booked = self.engine.peek(booking_id, Booking)  # a booking never changes venue or time
 
         def command(unit: Unit) -> Booking:
             booking = unit.get(booking_id, Booking)
