@@ -2,7 +2,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -14,7 +14,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     admin_token: SecretStr | None = None  # bootstrap admin bearer token
     audit_key: SecretStr | None = None  # signs audit checkpoints; never stored in the database
-    grace_minutes: int = 15
+    grace_minutes: int = Field(15, ge=0, le=1440)  # bounded, so start + grace stays inside the datetime window
     projections: Literal["inline", "worker"] = "inline"
     timer_interval_seconds: float = 30.0
     pool_size: int = 5

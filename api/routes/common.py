@@ -73,15 +73,17 @@ def parse_positions(raw: str | None) -> dict[str, int]:
 
 
 def wait_for_positions(system: Linli, raw: str | None) -> None:
-    """Hold a read until its read models have applied the named log positions (bounded)."""
+    """Hold a read until its read models have applied the named log positions (bounded). A read
+    model stopped at an event it cannot apply is not waited for: /ready names it."""
     wanted = parse_positions(raw)
     unknown = set(wanted) - set(system.contexts)
     if unknown:
         raise HTTPException(422, f"unknown context in min_position: {', '.join(sorted(unknown))}")
     deadline = time.monotonic() + MIN_POSITION_WAIT_SECONDS
+    stopped = {(s.view, s.context) for s in system.projector.stops()} if wanted else set()
     while wanted:
         positions = system.projector.positions()
-        if all(all(p[c] >= n for p in positions.values()) for c, n in wanted.items()):
+        if all(p[c] >= n for v, p in positions.items() for c, n in wanted.items() if (v, c) not in stopped):
             return
         if time.monotonic() > deadline:
             raise HTTPException(503, "read models have not caught up yet", headers={"Retry-After": "1"})

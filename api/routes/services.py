@@ -5,11 +5,11 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api.auth import CurrentActor, MaybeActor
 from api.representations import service_item, service_request, sla_standing
-from api.routes.bodies import ActionBody
+from api.routes.bodies import ActionBody, Instant
 from api.routes.common import MinPosition, System, if_match, meta, new_id, reply, wait_for_positions
 from domain.actors import Actor, Role
 from domain.errors import ForbiddenError, NotFoundError, ValidationError
@@ -30,8 +30,8 @@ class NewItem(BaseModel):
     eligibility: LongText = ""
     materials: LongText = ""
     promised_days: Annotated[StrictInt, Field(ge=1, le=365)]
-    valid_from: AwareDatetime | None = None
-    valid_to: AwareDatetime | None = None
+    valid_from: Instant | None = None
+    valid_to: Instant | None = None
     department_id: Annotated[str, Field(max_length=64)] | None = None
     co_department_ids: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50)] = []
 
@@ -44,8 +44,8 @@ class ItemAction(ActionBody):
     eligibility: LongText | None = None
     materials: LongText | None = None
     promised_days: Annotated[StrictInt, Field(ge=1, le=365)] | None = None
-    valid_from: AwareDatetime | None = None
-    valid_to: AwareDatetime | None = None
+    valid_from: Instant | None = None
+    valid_to: Instant | None = None
     co_department_ids: list[str] | None = None
 
 
