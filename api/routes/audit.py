@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from api.auth import CurrentActor
 from api.history import history, locate, state_at
 from api.routes.bodies import Instant
-from api.routes.common import System
+from api.routes.common import MAX_POSITION, Filter, Position, System
 from domain.actors import Actor, Role
 from domain.errors import ForbiddenError, ValidationError
 from projections.chain import verify
@@ -26,9 +26,9 @@ Auditor = Annotated[Actor, Depends(auditor)]
 
 
 @router.get("/events")
-def events(_: Auditor, system: System, aggregate_id: str | None = None, actor: str | None = None,
-           type: str | None = None, since: Instant | None = None, until: Instant | None = None,
-           after: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
+def events(_: Auditor, system: System, aggregate_id: Filter = None, actor: Filter = None,
+           type: Filter = None, since: Instant | None = None, until: Instant | None = None,
+           after: Position = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
     """Cursor paging: pass the reply's `next_after` as `after` for the next page."""
     where, params = ["seq > %s"], [after]
     for column, value in (("aggregate_id", aggregate_id), ("actor_id", actor), ("type", type)):
@@ -52,7 +52,7 @@ def aggregate_history(aggregate_id: UUID, _: Auditor, system: System) -> dict:
 
 @router.get("/aggregates/{aggregate_id}/state")
 def aggregate_state(aggregate_id: UUID, _: Auditor, system: System,
-                    version: Annotated[int | None, Query(ge=1)] = None, at: Instant | None = None) -> dict:
+                    version: Annotated[int | None, Query(ge=1, le=MAX_POSITION)] = None, at: Instant | None = None) -> dict:
     if (version is None) == (at is None):
         raise ValidationError("give exactly one of version or at")
     context, app = locate(system.contexts, aggregate_id)

@@ -1,21 +1,20 @@
 """Venue bookings (场地预约): read one, list a requester's, act on one."""
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 
 from api.auth import CurrentActor
 from api.representations import booking, booking_row
 from api.routes.bodies import ActionBody
-from api.routes.common import MinPosition, System, if_match, meta, reply, wait_for_positions
+from api.routes.common import Filter, MinPosition, Page, PageSize, System, if_match, meta, reply, wait_for_positions
 from domain.booking import Booking
 
 router = APIRouter(prefix="/bookings", tags=["venues"])
 
 
 @router.get("")
-def bookings_of_requester(actor: CurrentActor, system: System, requester: str | None = None,
-                          page: Annotated[int, Query(ge=1)] = 1, page_size: Annotated[int, Query(ge=1, le=100)] = 50,
+def bookings_of_requester(actor: CurrentActor, system: System, requester: Filter = None,
+                          page: Page = 1, page_size: PageSize = 50,
                           min_position: MinPosition = None) -> dict:
     """A requester's bookings (the caller's own unless `requester` names another)."""
     wait_for_positions(system, min_position)

@@ -1,5 +1,6 @@
 """What every router shares: the wired system, ids, metadata, ETags and positions."""
 import hashlib
+import re
 import time
 from typing import Annotated
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
@@ -14,6 +15,14 @@ from workflows.engine import Meta, Outcome
 
 ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://linli/ids")
 MIN_POSITION_WAIT_SECONDS = 5.0
+# Every number a query carries is bounded, so none reaches a database that cannot hold it (SQLite
+# and PostgreSQL integers are 64-bit); digits are ASCII only (Python's int() also reads '٣').
+MAX_POSITION = 2**63 - 1
+ASCII_NUMBER = re.compile(r"[0-9]{1,19}")
+Page = Annotated[int, Query(ge=1, le=100_000)]
+PageSize = Annotated[int, Query(ge=1, le=100)]
+Position = Annotated[int, Query(ge=0, le=MAX_POSITION)]
+Filter = Annotated[str | None, Query(max_length=200)]  # an id, a status, a category to match
 
 
 async def linli(request: Request) -> Linli:
@@ -43,10 +52,10 @@ def if_match(request: Request) -> int | None:
     header = request.headers.get("if-match")
     if header is None or header.strip() == "*":
         return None
-    try:
-        return int(header.strip().removeprefix("W/").strip('"'))
-    except ValueError:
-        raise StaleVersionError(-1, -1) from None
+    number = header.strip().removeprefix("W/").strip('"')
+    if not ASCII_NUMBER.fullmatch(number):
+        raise StaleVersionError(-1, -1)
+    return int(number)
 
 
 def reply(system: Linli, body: dict, version: int | None = None, status: int = 200,
@@ -66,7 +75,7 @@ def parse_positions(raw: str | None) -> dict[str, int]:
     wanted = {}
     for part in raw.split(","):
         context, _, number = part.strip().rpartition(":")
-        if not context or not number.isdigit():
+        if not context or not ASCII_NUMBER.fullmatch(number) or int(number) > MAX_POSITION:
             raise HTTPException(422, "min_position looks like 'demands:42' (comma-separated for several)")
         wanted[context] = max(wanted.get(context, 0), int(number))
     return wanted
@@ -79,6 +88,10 @@ def wait_for_positions(system: Linli, raw: str | None) -> None:
     unknown = set(wanted) - set(system.contexts)
     if unknown:
         raise HTTPException(422, f"unknown context in min_position: {', '.join(sorted(unknown))}")
+    heads = system.projector.heads() if wanted else {}
+    past = sorted(c for c, n in wanted.items() if n > heads[c])
+    if past:  # a command's reply names a stored position, so this one names none
+        raise HTTPException(422, f"min_position is past the end of the log of: {', '.join(past)}")
     deadline = time.monotonic() + MIN_POSITION_WAIT_SECONDS
     stopped = {(s.view, s.context) for s in system.projector.stops()} if wanted else set()
     while wanted:
@@ -91,4 +104,4 @@ def wait_for_positions(system: Linli, raw: str | None) -> None:
         time.sleep(0.02)
 
 
-MinPosition = Annotated[str | None, Query(description="wait until read models reach e.g. 'demands:42'")]
+MinPosition = Annotated[str | None, Query(max_length=200, description="wait until read models reach e.g. 'demands:42'")]

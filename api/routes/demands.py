@@ -7,15 +7,13 @@ from fastapi import APIRouter, Query, Request
 from api.auth import CurrentActor, MaybeActor
 from api.representations import claim, claim_row, demand, demand_row
 from api.routes.bodies import ActionBody, NewClaim, NewDemand
-from api.routes.common import MinPosition, System, if_match, meta, new_id, reply, wait_for_positions
+from api.routes.common import Filter, MinPosition, Page, PageSize, System, if_match, meta, new_id, reply, wait_for_positions
 from domain.actors import Actor, Role
 from domain.demand import PUBLIC_STATES, Demand
 from domain.errors import NotFoundError, ValidationError
 
 router = APIRouter(prefix="/demands", tags=["demands"])
 PUBLIC_SQL = ", ".join(f"'{s}'" for s in PUBLIC_STATES)
-Page = Annotated[int, Query(ge=1, le=100_000)]
-PageSize = Annotated[int, Query(ge=1, le=100)]
 
 
 def sees_everything(actor: Actor | None) -> bool:
@@ -51,8 +49,8 @@ def post_demand(body: NewDemand, request: Request, actor: CurrentActor, system: 
 
 
 @router.get("")
-def list_demands(actor: MaybeActor, system: System, status: str | None = None, grid: str | None = None,
-                 category: str | None = None, q: Annotated[str | None, Query(max_length=200)] = None,
+def list_demands(actor: MaybeActor, system: System, status: Filter = None, grid: Filter = None,
+                 category: Filter = None, q: Annotated[str | None, Query(max_length=200)] = None,
                  page: Page = 1, page_size: PageSize = 20, min_position: MinPosition = None) -> dict:
     wait_for_positions(system, min_position)
     where, params = [], []

@@ -4,13 +4,13 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api.auth import CurrentActor, MaybeActor
 from api.representations import service_item, service_request, sla_standing
 from api.routes.bodies import ActionBody, Instant
-from api.routes.common import MinPosition, System, if_match, meta, new_id, reply, wait_for_positions
+from api.routes.common import Filter, MinPosition, Page, PageSize, System, if_match, meta, new_id, reply, wait_for_positions
 from domain.actors import Actor, Role
 from domain.errors import ForbiddenError, NotFoundError, ValidationError
 from domain.service_item import ServiceItem
@@ -46,7 +46,7 @@ class ItemAction(ActionBody):
     promised_days: Annotated[StrictInt, Field(ge=1, le=365)] | None = None
     valid_from: Instant | None = None
     valid_to: Instant | None = None
-    co_department_ids: list[str] | None = None
+    co_department_ids: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50)] | None = None
 
 
 class RequestAction(ActionBody):
@@ -89,9 +89,9 @@ def draft_item(body: NewItem, request: Request, actor: CurrentActor, system: Sys
 
 
 @router.get("/service-items")
-def catalogue(actor: MaybeActor, system: System, department: str | None = None, category: str | None = None,
-              mode: str | None = None, status: str = "published", q: Annotated[str | None, Query(max_length=200)] = None,
-              page: Annotated[int, Query(ge=1)] = 1, page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+def catalogue(actor: MaybeActor, system: System, department: Filter = None, category: Filter = None,
+              mode: Filter = None, status: Annotated[str, Query(max_length=200)] = "published", q: Filter = None,
+              page: Page = 1, page_size: PageSize = 20,
               min_position: MinPosition = None) -> dict:
     wait_for_positions(system, min_position)
     where, params = ["status = %s"], [status]
@@ -122,7 +122,7 @@ def get_item(item_id: UUID, actor: MaybeActor, system: System):
 
 
 @router.get("/service-items/{item_id}/versions/{content_version}")
-def get_item_version(item_id: UUID, content_version: int, actor: MaybeActor, system: System) -> dict:
+def get_item_version(item_id: UUID, content_version: Annotated[int, Path(ge=1, le=100_000)], actor: MaybeActor, system: System) -> dict:
     """Every published content version stays retrievable."""
     item = _item(system, item_id, actor)
     if not 1 <= content_version <= len(item.versions):
@@ -178,8 +178,8 @@ def act_on_request(request_id: UUID, trigger: str, request: Request, actor: Curr
 
 
 @router.get("/departments/{department_id}/queue")
-def queue(department_id: str, actor: CurrentActor, system: System, status: str | None = None,
-          page: Annotated[int, Query(ge=1)] = 1, page_size: Annotated[int, Query(ge=1, le=100)] = 50,
+def queue(department_id: str, actor: CurrentActor, system: System, status: Filter = None,
+          page: Page = 1, page_size: PageSize = 50,
           min_position: MinPosition = None) -> dict:
     """A department's requests with due time, time left or overdue, and warning/breach flags."""
     if not (actor.role in (Role.ADMIN, Role.AUDITOR) or (actor.role is Role.DEPT and actor.id == department_id)):

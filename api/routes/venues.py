@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from api.auth import CurrentActor, MaybeActor
 from api.representations import booking, booking_row, venue, venue_row
 from api.routes.bodies import ActionBody, Day, Instant
-from api.routes.common import MinPosition, System, if_match, meta, new_id, reply, wait_for_positions
+from api.routes.common import Filter, MinPosition, Page, PageSize, System, if_match, meta, new_id, reply, wait_for_positions
 from domain.actors import Role
 from domain.errors import ValidationError
 from domain.schedule import free_intervals
@@ -48,7 +48,7 @@ class NewBooking(BaseModel):
     model_config = ConfigDict(extra="allow")
     starts_at: Instant
     ends_at: Instant
-    attendees: Annotated[StrictInt, Field(ge=1)]
+    attendees: Annotated[StrictInt, Field(ge=1, le=100_000)]
     purpose: Annotated[str, Field(max_length=500)] = ""
 
 
@@ -85,11 +85,11 @@ def _free_on(system, rows: list[dict], day: date) -> list[dict]:
 
 
 @router.get("")
-def list_venues(actor: MaybeActor, system: System, grid: str | None = None,
-                capacity: Annotated[int | None, Query(ge=1, description="at least this many seats")] = None,
+def list_venues(actor: MaybeActor, system: System, grid: Filter = None,
+                capacity: Annotated[int | None, Query(ge=1, le=100_000, description="at least this many seats")] = None,
                 free_on: Annotated[Day | None, Query(description="has free time on this local date")] = None,
-                status: str = "active", page: Annotated[int, Query(ge=1)] = 1,
-                page_size: Annotated[int, Query(ge=1, le=100)] = 20, min_position: MinPosition = None) -> dict:
+                status: Annotated[str, Query(max_length=200)] = "active", page: Page = 1,
+                page_size: PageSize = 20, min_position: MinPosition = None) -> dict:
     wait_for_positions(system, min_position)
     where, params = ["status = %s"], [status]
     if grid is not None:
@@ -142,8 +142,8 @@ def book(venue_id: UUID, body: NewBooking, request: Request, actor: CurrentActor
 
 @router.get("/{venue_id}/bookings")
 def bookings_of_venue(venue_id: UUID, actor: CurrentActor, system: System,
-                      day: Annotated[Day | None, Query(alias="date")] = None, page: Annotated[int, Query(ge=1)] = 1,
-                      page_size: Annotated[int, Query(ge=1, le=100)] = 50, min_position: MinPosition = None) -> dict:
+                      day: Annotated[Day | None, Query(alias="date")] = None, page: Page = 1,
+                      page_size: PageSize = 50, min_position: MinPosition = None) -> dict:
     system.venues.get(venue_id, Venue)
     wait_for_positions(system, min_position)
     where, params = "venue_id = %s", [str(venue_id)]
