@@ -3,7 +3,8 @@ so a string where a number belongs is a 422, not a silent coercion."""
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictFloat,
+                      StrictInt)
 
 from domain import bounds
 from domain.errors import ValidationError

@@ -7,7 +7,9 @@ from fastapi import APIRouter, Query, Request
 from api.auth import CurrentActor, MaybeActor
 from api.representations import claim, claim_row, demand, demand_row
 from api.routes.bodies import ActionBody, NewClaim, NewDemand
-from api.routes.common import Filter, MinPosition, Page, PageSize, System, if_match, meta, new_id, reply, wait_for_positions
+from api.routes.common import (Filter, MinPosition, Page, PageSize, System, if_match, meta, new_id, reply,
+                               wait_for_positions)
+from api.routes.readers import own_rows, staff
 from domain.actors import Actor, Role
 from domain.demand import PUBLIC_STATES, Demand
 from domain.errors import NotFoundError, ValidationError
@@ -101,9 +103,14 @@ def make_claim(demand_id: UUID, request: Request, actor: CurrentActor, system: S
 @router.get("/{demand_id}/claims")
 def claims_of_demand(demand_id: UUID, actor: CurrentActor, system: System, page: Page = 1,
                      page_size: PageSize = 50, min_position: MinPosition = None) -> dict:
-    _load(system, demand_id, actor)
+    """All of them for the demand's organisation, admin and auditors; the caller's own for anyone else."""
+    d = _load(system, demand_id, actor)
     wait_for_positions(system, min_position)
-    total = system.db.rows("SELECT COUNT(*) AS n FROM claims WHERE demand_id = %s", (str(demand_id),))[0]["n"]
-    rows = system.db.rows("SELECT * FROM claims WHERE demand_id = %s ORDER BY created_at, id LIMIT %s OFFSET %s",
-                          (str(demand_id), page_size, (page - 1) * page_size))
+    where, params = "demand_id = %s", [str(demand_id)]
+    if not (staff(actor) or "owner" in d.relations(actor)):
+        mine, more = own_rows(actor, "claimant_id", "claimant_role")
+        where, params = f"{where} AND {mine}", params + more
+    total = system.db.rows(f"SELECT COUNT(*) AS n FROM claims WHERE {where}", params)[0]["n"]
+    rows = system.db.rows(f"SELECT * FROM claims WHERE {where} ORDER BY created_at, id LIMIT %s OFFSET %s",
+                          (*params, page_size, (page - 1) * page_size))
     return {"items": [claim_row(r, actor) for r in rows], "total": total, "page": page, "page_size": page_size}

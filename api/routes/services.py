@@ -4,13 +4,14 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api.auth import CurrentActor, MaybeActor
 from api.representations import service_item, service_request, sla_standing
 from api.routes.bodies import ActionBody, Instant
-from api.routes.common import Filter, MinPosition, Page, PageSize, System, if_match, meta, new_id, reply, wait_for_positions
+from api.routes.common import (Filter, MinPosition, Page, PageSize, System, if_match, meta, new_id, reply,
+                               wait_for_positions)
 from domain.actors import Actor, Role
 from domain.errors import ForbiddenError, NotFoundError, ValidationError
 from domain.service_item import ServiceItem
@@ -122,7 +123,7 @@ def get_item(item_id: UUID, actor: MaybeActor, system: System):
 
 
 @router.get("/service-items/{item_id}/versions/{content_version}")
-def get_item_version(item_id: UUID, content_version: Annotated[int, Path(ge=1, le=100_000)], actor: MaybeActor, system: System) -> dict:
+def get_item_version(item_id: UUID, content_version: int, actor: MaybeActor, system: System) -> dict:
     """Every published content version stays retrievable."""
     item = _item(system, item_id, actor)
     if not 1 <= content_version <= len(item.versions):

@@ -10,11 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from api.auth import CurrentActor, MaybeActor
 from api.representations import booking, booking_row, venue, venue_row
 from api.routes.bodies import ActionBody, Day, Instant
-from api.routes.common import Filter, MinPosition, Page, PageSize, System, if_match, meta, new_id, reply, wait_for_positions
+from api.routes.common import (Filter, MinPosition, Page, PageSize, System, if_match, meta, new_id, reply,
+                               wait_for_positions)
+from api.routes.readers import own_rows, staff
 from domain.actors import Role
+from domain.city import CITY_TZ
 from domain.errors import ValidationError
 from domain.schedule import free_intervals
-from domain.city import CITY_TZ
 from domain.venue import Venue
 
 router = APIRouter(prefix="/venues", tags=["venues"])
@@ -144,9 +146,13 @@ def book(venue_id: UUID, body: NewBooking, request: Request, actor: CurrentActor
 def bookings_of_venue(venue_id: UUID, actor: CurrentActor, system: System,
                       day: Annotated[Day | None, Query(alias="date")] = None, page: Page = 1,
                       page_size: PageSize = 50, min_position: MinPosition = None) -> dict:
-    system.venues.get(venue_id, Venue)
+    """All of them for the venue's organisation, admin and auditors; the caller's own for anyone else."""
+    v = system.venues.get(venue_id, Venue)
     wait_for_positions(system, min_position)
     where, params = "venue_id = %s", [str(venue_id)]
+    if not (staff(actor) or "owner" in v.relations(actor)):
+        mine, more = own_rows(actor, "requester_id", "requester_role")
+        where, params = f"{where} AND {mine}", params + more
     if day is not None:
         where, params = where + " AND day = %s", params + [day.isoformat()]
     total = system.db.rows(f"SELECT COUNT(*) AS n FROM bookings WHERE {where}", params)[0]["n"]
