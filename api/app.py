@@ -9,6 +9,7 @@ from api.gate import RequestGate
 from api.idempotency import IdempotencyMiddleware
 from api.routes import (audit, bookings, claims, demands, health, registry, service_records, services, stats,
                         tokens, venues, workflows)
+from api.routes.common import PositionWaits
 from api.settings import Settings
 from api.wiring import Linli
 
@@ -26,6 +27,7 @@ def create_app(system: Linli | None = None, run_timers: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.linli = system or Linli(Settings())
+        app.state.position_waits = PositionWaits(app.state.linli.settings.max_position_waiters)
         stop = threading.Event()
         if run_timers and app.state.linli.settings.timer_interval_seconds > 0:
             threading.Thread(target=_timer_loop, args=(app.state.linli, stop), daemon=True).start()

@@ -40,7 +40,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
     if projections not in ("inline", "worker"):
         raise typer.BadParameter("inline or worker")
     os.environ["LINLI_PROJECTIONS"] = projections  # read by each worker process's Settings
-    serving.serve(host, port, workers)
+    serving.serve(host, port, workers, header_timeout=Settings().header_timeout_seconds)
 
 
 @app.command()
@@ -80,15 +80,44 @@ def seed(scale: Annotated[str, typer.Option(help="a fraction of Fuzhou, or 'fuzh
 
 @tokens_app.command("create")
 def create_token(role: Role, subject: Annotated[str, typer.Option(help="the organisation/member/department id")] = "admin",
-                 name: str = "cli") -> None:
+                 name: str = "cli", expires_in_days: int = 90) -> None:
     """Issue a bearer token and print it (it is stored hashed and cannot be shown again)."""
     from api.routes.tokens import issue
 
     system = _system()
     try:
-        console.print(issue(system, role, subject, name))
+        minted = issue(system, role, subject, name, expires_in_days)
+        console.print(f"{minted['token']}\n[dim]id {minted['id']}, expires {minted['expires_at']}[/dim]")
     finally:
         system.shutdown()
+
+
+@tokens_app.command("list")
+def list_tokens() -> None:
+    """Every token's id, role, subject, name and life (never the secret)."""
+    system = _system()
+    try:
+        _, rows = system.tokens.listing(1_000_000, 0)
+    finally:
+        system.shutdown()
+    table = Table("id", "role", "subject", "name", "created", "expires", "revoked")
+    for r in rows:
+        table.add_row(r["id"], r["role"], r["subject_id"], r["name"], r["created_at"], r["expires_at"] or "",
+                      f"{r['revoked_at']} ({r['revoke_reason']})" if r["revoked_at"] else "")
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def revoke_token(token_id: str, reason: Annotated[str, typer.Option(help="why (kept with the token)")]) -> None:
+    """Revoke a token: every process refuses it within a second."""
+    from datetime import UTC, datetime
+
+    system = _system()
+    try:
+        revoked = system.tokens.revoke(token_id, reason, datetime.now(UTC))
+    finally:
+        system.shutdown()
+    console.print(f"revoked {revoked['id']} at {revoked['revoked_at']}")
 
 
 @workflows_app.command("show")

@@ -2,6 +2,7 @@
 import socket
 
 import uvicorn
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.supervisors import Multiprocess
 
 APP = "api.app:create_app"
@@ -19,11 +20,53 @@ class TcpConfig(uvicorn.Config):
         return tcp
 
 
-def serve(host: str, port: int, workers: int, app: str = APP, factory: bool = True) -> None:
+class HeaderDeadline(AutoHTTPProtocol):
+    """uvicorn's own protocol (httptools when installed, else h11), closing a connection that has
+    not sent a whole request's headers within `config.header_timeout` seconds of connecting or of
+    its last response: uvicorn itself waits for headers as long as a client takes, so idle or
+    dripping connections (slowloris) would be held for ever. Bodies have their own limit
+    (api/gate.py)."""
+
+    deadline = None
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self.arm()
+
+    def data_received(self, data: bytes) -> None:
+        before = self.cycle
+        super().data_received(data)
+        if self.cycle is not before:  # a request's headers are complete
+            self.disarm()
+        elif self.deadline is None and (self.cycle is None or self.cycle.response_complete):
+            self.arm()
+
+    def connection_lost(self, exc) -> None:
+        self.disarm()
+        super().connection_lost(exc)
+
+    def arm(self) -> None:
+        self.deadline = self.loop.call_later(getattr(self.config, "header_timeout", 10.0), self.too_slow)
+
+    def disarm(self) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+
+    def too_slow(self) -> None:
+        self.deadline = None
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.close()
+
+
+def serve(host: str, port: int, workers: int, app: str = APP, factory: bool = True,
+          header_timeout: float = 10.0) -> None:
     """`app` is an import string; the bench serves the CRUD peer through here too, so both sides
     run on the same sockets."""
+    config = TcpConfig(app, factory=factory, host=host, port=port, workers=workers, log_level="warning",
+                       http=HeaderDeadline)
+    config.header_timeout = header_timeout
     if workers == 1:
-        uvicorn.run(app, factory=factory, host=host, port=port, log_level="warning")
+        uvicorn.Server(config).run()
         return
-    config = TcpConfig(app, factory=factory, host=host, port=port, workers=workers, log_level="warning")
     Multiprocess(config, sockets=[config.bind_socket()]).run()

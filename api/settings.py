@@ -18,6 +18,12 @@ class Settings(BaseSettings):
     projections: Literal["inline", "worker"] = "inline"
     timer_interval_seconds: float = 30.0
     pool_size: int = 5
+    max_body_bytes: int = Field(1_048_576, ge=1024)  # larger request bodies are refused while read (413)
+    body_timeout_seconds: float = Field(30.0, gt=0)  # a body must arrive within this (408)
+    header_timeout_seconds: float = Field(10.0, gt=0)  # a connection must send a request's headers within this
+    position_wait_seconds: float = Field(5.0, gt=0, le=60)  # how long a min_position read waits
+    max_position_waiters: int = Field(64, ge=0)  # concurrent min_position waits per process; past it 503
+    idempotency_ttl_hours: float = Field(24.0, gt=0)  # how long an Idempotency-Key's reply is kept
 
     @field_validator("admin_token")
     @classmethod

@@ -6,8 +6,7 @@ from fastapi import APIRouter, Request
 from api.auth import CurrentActor
 from api.representations import booking, booking_row
 from api.routes.bodies import ActionBody
-from api.routes.common import (Filter, MinPosition, Page, PageSize, System, if_match, meta, reply,
-                               wait_for_positions)
+from api.routes.common import CaughtUp, Filter, Page, PageSize, System, if_match, meta, reply
 from api.routes.readers import own_rows, party, staff
 from domain.actors import Role
 from domain.booking import Booking
@@ -17,11 +16,9 @@ router = APIRouter(prefix="/bookings", tags=["venues"])
 
 @router.get("")
 def bookings_of_requester(actor: CurrentActor, system: System, requester: Filter = None,
-                          page: Page = 1, page_size: PageSize = 50,
-                          min_position: MinPosition = None) -> dict:
+                          page: Page = 1, page_size: PageSize = 50, _: CaughtUp = None) -> dict:
     """A requester's bookings (the caller's own unless `requester` names another): of another's, the
     caller sees those at its own venues (admin and auditors see all)."""
-    wait_for_positions(system, min_position)
     where, params = "requester_id = %s", [requester or actor.id]
     if not staff(actor):
         mine, more = own_rows(actor, "requester_id", "requester_role")

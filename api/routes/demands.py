@@ -7,8 +7,7 @@ from fastapi import APIRouter, Query, Request
 from api.auth import CurrentActor, MaybeActor
 from api.representations import claim, claim_row, demand, demand_row
 from api.routes.bodies import ActionBody, NewClaim, NewDemand
-from api.routes.common import (Filter, MinPosition, Page, PageSize, System, if_match, meta, new_id, reply,
-                               wait_for_positions)
+from api.routes.common import CaughtUp, Filter, Page, PageSize, System, if_match, meta, new_id, reply
 from api.routes.readers import own_rows, staff
 from domain.actors import Actor, Role
 from domain.demand import PUBLIC_STATES, Demand
@@ -53,8 +52,7 @@ def post_demand(body: NewDemand, request: Request, actor: CurrentActor, system: 
 @router.get("")
 def list_demands(actor: MaybeActor, system: System, status: Filter = None, grid: Filter = None,
                  category: Filter = None, q: Annotated[str | None, Query(max_length=200)] = None,
-                 page: Page = 1, page_size: PageSize = 20, min_position: MinPosition = None) -> dict:
-    wait_for_positions(system, min_position)
+                 page: Page = 1, page_size: PageSize = 20, _: CaughtUp = None) -> dict:
     where, params = [], []
     for column, value in (("status", status), ("grid_id", grid), ("category", category)):
         if value is not None:
@@ -102,10 +100,9 @@ def make_claim(demand_id: UUID, request: Request, actor: CurrentActor, system: S
 
 @router.get("/{demand_id}/claims")
 def claims_of_demand(demand_id: UUID, actor: CurrentActor, system: System, page: Page = 1,
-                     page_size: PageSize = 50, min_position: MinPosition = None) -> dict:
+                     page_size: PageSize = 50, _: CaughtUp = None) -> dict:
     """All of them for the demand's organisation, admin and auditors; the caller's own for anyone else."""
     d = _load(system, demand_id, actor)
-    wait_for_positions(system, min_position)
     where, params = "demand_id = %s", [str(demand_id)]
     if not (staff(actor) or "owner" in d.relations(actor)):
         mine, more = own_rows(actor, "claimant_id", "claimant_role")

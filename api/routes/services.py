@@ -10,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from api.auth import CurrentActor, MaybeActor
 from api.representations import service_item, service_request, sla_standing
 from api.routes.bodies import ActionBody, Instant
-from api.routes.common import (Filter, MinPosition, Page, PageSize, System, if_match, meta, new_id, reply,
-                               wait_for_positions)
+from api.routes.common import CaughtUp, Filter, Page, PageSize, System, if_match, meta, new_id, reply
 from domain.actors import Actor, Role
 from domain.errors import ForbiddenError, NotFoundError, ValidationError
 from domain.service_item import ServiceItem
@@ -92,9 +91,7 @@ def draft_item(body: NewItem, request: Request, actor: CurrentActor, system: Sys
 @router.get("/service-items")
 def catalogue(actor: MaybeActor, system: System, department: Filter = None, category: Filter = None,
               mode: Filter = None, status: Annotated[str, Query(max_length=200)] = "published", q: Filter = None,
-              page: Page = 1, page_size: PageSize = 20,
-              min_position: MinPosition = None) -> dict:
-    wait_for_positions(system, min_position)
+              page: Page = 1, page_size: PageSize = 20, _: CaughtUp = None) -> dict:
     where, params = ["status = %s"], [status]
     for column, value in (("department_id", department), ("category", category), ("mode", mode)):
         if value is not None:
@@ -180,14 +177,12 @@ def act_on_request(request_id: UUID, trigger: str, request: Request, actor: Curr
 
 @router.get("/departments/{department_id}/queue")
 def queue(department_id: str, actor: CurrentActor, system: System, status: Filter = None,
-          page: Page = 1, page_size: PageSize = 50,
-          min_position: MinPosition = None) -> dict:
+          page: Page = 1, page_size: PageSize = 50, _: CaughtUp = None) -> dict:
     """A department's requests with due time, time left or overdue, and warning/breach flags."""
     if not (actor.role in (Role.ADMIN, Role.AUDITOR) or (actor.role is Role.DEPT and actor.id == department_id)):
         raise ForbiddenError("a department's queue is for its officers, the operator and auditors")
     if system.registry.find(department_id, "department") is None:
         raise NotFoundError(f"no department {department_id}")
-    wait_for_positions(system, min_position)
     where, params = "handler_role = 'dept' AND handler_id = %s", [department_id]
     if status is not None:
         where, params = where + " AND status = %s", params + [status]

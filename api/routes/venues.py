@@ -10,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from api.auth import CurrentActor, MaybeActor
 from api.representations import booking, booking_row, venue, venue_row
 from api.routes.bodies import ActionBody, Day, Instant
-from api.routes.common import (Filter, MinPosition, Page, PageSize, System, if_match, meta, new_id, reply,
-                               wait_for_positions)
+from api.routes.common import CaughtUp, Filter, Page, PageSize, System, if_match, meta, new_id, reply
 from api.routes.readers import own_rows, staff
 from domain.actors import Role
 from domain.city import CITY_TZ
@@ -91,8 +90,7 @@ def list_venues(actor: MaybeActor, system: System, grid: Filter = None,
                 capacity: Annotated[int | None, Query(ge=1, le=100_000, description="at least this many seats")] = None,
                 free_on: Annotated[Day | None, Query(description="has free time on this local date")] = None,
                 status: Annotated[str, Query(max_length=200)] = "active", page: Page = 1,
-                page_size: PageSize = 20, min_position: MinPosition = None) -> dict:
-    wait_for_positions(system, min_position)
+                page_size: PageSize = 20, _: CaughtUp = None) -> dict:
     where, params = ["status = %s"], [status]
     if grid is not None:
         where.append("grid_id = %s")
@@ -145,10 +143,9 @@ def book(venue_id: UUID, body: NewBooking, request: Request, actor: CurrentActor
 @router.get("/{venue_id}/bookings")
 def bookings_of_venue(venue_id: UUID, actor: CurrentActor, system: System,
                       day: Annotated[Day | None, Query(alias="date")] = None, page: Page = 1,
-                      page_size: PageSize = 50, min_position: MinPosition = None) -> dict:
+                      page_size: PageSize = 50, _: CaughtUp = None) -> dict:
     """All of them for the venue's organisation, admin and auditors; the caller's own for anyone else."""
     v = system.venues.get(venue_id, Venue)
-    wait_for_positions(system, min_position)
     where, params = "venue_id = %s", [str(venue_id)]
     if not (staff(actor) or "owner" in v.relations(actor)):
         mine, more = own_rows(actor, "requester_id", "requester_role")

@@ -174,3 +174,22 @@ def test_a_server_error_is_a_problem_that_keeps_the_servers_insides_to_itself(wo
     assert response.json() == {"type": "/problems/internal", "title": "Internal server error", "status": 500,
                                "detail": "the server failed on this request; it is logged under this request id",
                                "request_id": "probe-1"}
+
+
+@pytest.mark.parametrize("given, kept", [
+    pytest.param("req-2026.12_01", True, id="short-and-plain"),
+    pytest.param("x" * 64, True, id="64-characters"),
+    pytest.param("x" * 65, False, id="65-characters"),
+    pytest.param("r" * 15_000, False, id="15-kb"),
+    pytest.param("a b", False, id="with-a-space"),
+    pytest.param("<script>", False, id="markup"),
+])
+def test_a_request_id_is_kept_only_when_short_and_plain(world, given, kept):
+    w = world
+    response = w.api.post("/demands", w.api.demand_body(), w.org, headers={"X-Request-ID": given})
+
+    assert response.status_code == 201, response.text
+    named = response.headers["x-request-id"]
+    assert (named == given) is kept
+    history = w.api.ok(w.api.get(f"/audit/aggregates/{response.json()['id']}/history", w.auditor))
+    assert history["events"][0]["correlation_id"] == named
