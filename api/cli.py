@@ -112,9 +112,14 @@ def revoke_token(token_id: str, reason: Annotated[str, typer.Option(help="why (k
     """Revoke a token: every process refuses it within a second."""
     from datetime import UTC, datetime
 
+    from domain.errors import NotFoundError
+
     system = _system()
     try:
         revoked = system.tokens.revoke(token_id, reason, datetime.now(UTC))
+    except NotFoundError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
     finally:
         system.shutdown()
     console.print(f"revoked {revoked['id']} at {revoked['revoked_at']}")
