@@ -13,7 +13,7 @@ from domain.actors import Role
 app = typer.Typer(help="Linli 邻里: event-sourced neighbourhood service marketplace.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
 workflows_app = typer.Typer(help="Lifecycles as tables and diagrams.", no_args_is_help=True)
-projections_app = typer.Typer(help="Read models: status and rebuild.", no_args_is_help=True)
+projections_app = typer.Typer(help="Read models: status, run, retry and rebuild.", no_args_is_help=True)
 timers_app = typer.Typer(help="Deadlines: expiry and no-show.", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit: verify, history, state, export.", no_args_is_help=True)
 for sub, name in ((tokens_app, "tokens"), (workflows_app, "workflows"), (projections_app, "projections"),
@@ -40,7 +40,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
     if projections not in ("inline", "worker"):
         raise typer.BadParameter("inline or worker")
     os.environ["LINLI_PROJECTIONS"] = projections  # read by each worker process's Settings
-    serving.serve(host, port, workers)
+    serving.serve(host, port, workers, header_timeout=Settings().header_timeout_seconds)
 
 
 @app.command()
@@ -80,15 +80,49 @@ def seed(scale: Annotated[str, typer.Option(help="a fraction of Fuzhou, or 'fuzh
 
 @tokens_app.command("create")
 def create_token(role: Role, subject: Annotated[str, typer.Option(help="the organisation/member/department id")] = "admin",
-                 name: str = "cli") -> None:
+                 name: str = "cli", expires_in_days: int = 90) -> None:
     """Issue a bearer token and print it (it is stored hashed and cannot be shown again)."""
     from api.routes.tokens import issue
 
     system = _system()
     try:
-        console.print(issue(system, role, subject, name))
+        minted = issue(system, role, subject, name, expires_in_days)
+        console.print(f"{minted['token']}\n[dim]id {minted['id']}, expires {minted['expires_at']}[/dim]")
     finally:
         system.shutdown()
+
+
+@tokens_app.command("list")
+def list_tokens() -> None:
+    """Every token's id, role, subject, name and life (never the secret)."""
+    system = _system()
+    try:
+        _, rows = system.tokens.listing(1_000_000, 0)
+    finally:
+        system.shutdown()
+    table = Table("id", "role", "subject", "name", "created", "expires", "revoked")
+    for r in rows:
+        table.add_row(r["id"], r["role"], r["subject_id"], r["name"], r["created_at"], r["expires_at"] or "",
+                      f"{r['revoked_at']} ({r['revoke_reason']})" if r["revoked_at"] else "")
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def revoke_token(token_id: str, reason: Annotated[str, typer.Option(help="why (kept with the token)")]) -> None:
+    """Revoke a token: every process refuses it within a second."""
+    from datetime import UTC, datetime
+
+    from domain.errors import NotFoundError
+
+    system = _system()
+    try:
+        revoked = system.tokens.revoke(token_id, reason, datetime.now(UTC))
+    except NotFoundError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        system.shutdown()
+    console.print(f"revoked {revoked['id']} at {revoked['revoked_at']}")
 
 
 @workflows_app.command("show")
@@ -103,26 +137,57 @@ def show_workflow(name: str) -> None:
 
 @projections_app.command("status")
 def projections_status() -> None:
-    """Each read model's position in each context log, and its lag."""
+    """Each read model's position in each context log, its lag, and where any read model stopped."""
     system = _system()
     try:
-        heads, table = system.projector.heads(), Table("view", "context", "position", "head", "lag")
+        heads, table = system.projector.heads(), Table("view", "context", "position", "head", "lag", "state")
+        stopped = {(s.view, s.context): s for s in system.projector.stops()}
         for view, positions in system.projector.positions().items():
             for context, position in positions.items():
-                table.add_row(view, context, str(position), str(heads[context]), str(heads[context] - position))
+                state = "[red]stopped[/red]" if (view, context) in stopped else "running"
+                table.add_row(view, context, str(position), str(heads[context]), str(heads[context] - position), state)
         console.print(table)
+        _print_stops(list(stopped.values()))
     finally:
         system.shutdown()
+
+
+def _print_stops(stops) -> None:
+    for s in stops:
+        console.print(f"[red]{s.view}[/red] stopped at {s.context} position {s.position} ({s.event_type}, "
+                      f"aggregate {s.aggregate_id} version {s.version}) since {s.stopped_at}: {s.error}")
+    if stops:
+        console.print("after fixing the cause: linli projections retry [--name VIEW]")
+
+
+@projections_app.command("retry")
+def projections_retry(name: Annotated[list[str] | None, typer.Option(help="only these read models")] = None) -> None:
+    """Resume read models stopped at an event they could not apply (after the fix); exit 1 if one stops again."""
+    system = _system()
+    try:
+        remaining = system.projector.retry([system.projector.view(n) for n in name] if name else None)
+    finally:
+        system.shutdown()
+    _print_stops(remaining)
+    if remaining:
+        raise typer.Exit(1)
+    console.print("every read model is running")
 
 
 @projections_app.command("rebuild")
 def projections_rebuild(name: Annotated[list[str] | None, typer.Option(help="only these read models")] = None) -> None:
     """Build read models again from every event beside the live ones, then switch atomically."""
+    from projections.projector import ViewStoppedError
+
     system = _system()
     try:
         views = [system.projector.view(n) for n in name] if name else None
         started = time.perf_counter()
-        applied = system.projector.rebuild(views)
+        try:
+            applied = system.projector.rebuild(views)
+        except ViewStoppedError as error:
+            console.print(f"[red]not rebuilt[/red] (the live read models are unchanged): {error}")
+            raise typer.Exit(1) from None
         elapsed = time.perf_counter() - started
         console.print(f"rebuilt from {applied:,} events in {elapsed:.1f}s ({applied / max(elapsed, 1e-9):,.0f} events/s)")
     finally:

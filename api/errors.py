@@ -1,4 +1,6 @@
 """Every error leaves as RFC 9457 problem+json, mapped here once from domain errors."""
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -13,7 +15,9 @@ from workflows.engine import ConcurrencyError
 from workflows.lanes import OverloadedError
 
 TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-          409: "Conflict", 412: "Precondition failed", 422: "Unprocessable content", 503: "Service unavailable"}
+          409: "Conflict", 412: "Precondition failed", 413: "Content too large", 422: "Unprocessable content",
+          500: "Internal server error", 503: "Service unavailable"}
+log = logging.getLogger("linli.api")
 
 
 def problem(status: int, slug: str, detail: str, headers: dict | None = None, **extra) -> JSONResponse:
@@ -73,6 +77,14 @@ def _unavailable(request: Request, error: Exception) -> JSONResponse:
     return problem(503, "unavailable", "the database is unreachable; try again shortly", headers={"Retry-After": "2"})
 
 
+def _internal(request: Request, error: Exception) -> JSONResponse:
+    """A bug, not bad input: logged in full under the request id; the client gets only that id."""
+    request_id = getattr(request.state, "request_id", None)
+    log.error("request %s failed: %s %s", request_id, request.method, request.url.path, exc_info=error)
+    return problem(500, "internal", "the server failed on this request; it is logged under this request id",
+                   request_id=request_id)
+
+
 def install(app: FastAPI) -> None:
     import psycopg
     import psycopg_pool
@@ -85,3 +97,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(psycopg.OperationalError, _unavailable)
     app.add_exception_handler(psycopg_pool.PoolTimeout, _unavailable)
     app.add_exception_handler(PersistenceError, _unavailable)
+    app.add_exception_handler(Exception, _internal)  # Starlette's outermost handler, for anything else

@@ -2,12 +2,13 @@
 import socket
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess
 
 APP = "api.app:create_app"
-# uvicorn's standard extras, named rather than left to "auto" so that a missing one fails at start
-# instead of silently falling back to asyncio's loop and h11 (issue 10).
-LOOP, HTTP = "uvloop", "httptools"
+# uvicorn's standard extras (uvloop here, httptools below), named rather than left to "auto" so that a
+# missing one fails at start instead of silently falling back to asyncio's loop and h11 (issue 10).
+LOOP = "uvloop"
 
 
 class TcpConfig(uvicorn.Config):
@@ -22,12 +23,53 @@ class TcpConfig(uvicorn.Config):
         return tcp
 
 
-def serve(host: str, port: int, workers: int, app: str = APP, factory: bool = True) -> None:
+class HeaderDeadline(HttpToolsProtocol):
+    """uvicorn's httptools protocol, closing a connection that has
+    not sent a whole request's headers within `config.header_timeout` seconds of connecting or of
+    its last response: uvicorn itself waits for headers as long as a client takes, so idle or
+    dripping connections (slowloris) would be held for ever. Bodies have their own limit
+    (api/gate.py)."""
+
+    deadline = None
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self.arm()
+
+    def data_received(self, data: bytes) -> None:
+        before = self.cycle
+        super().data_received(data)
+        if self.cycle is not before:  # a request's headers are complete
+            self.disarm()
+        elif self.deadline is None and (self.cycle is None or self.cycle.response_complete):
+            self.arm()
+
+    def connection_lost(self, exc) -> None:
+        self.disarm()
+        super().connection_lost(exc)
+
+    def arm(self) -> None:
+        self.deadline = self.loop.call_later(getattr(self.config, "header_timeout", 10.0), self.too_slow)
+
+    def disarm(self) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+
+    def too_slow(self) -> None:
+        self.deadline = None
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.close()
+
+
+def serve(host: str, port: int, workers: int, app: str = APP, factory: bool = True,
+          header_timeout: float = 10.0) -> None:
     """`app` is an import string; the bench serves the CRUD peer through here too, so both sides
     run on the same sockets, event loop and HTTP parser."""
-    if workers == 1:
-        uvicorn.run(app, factory=factory, host=host, port=port, loop=LOOP, http=HTTP, log_level="warning")
-        return
-    config = TcpConfig(app, factory=factory, host=host, port=port, workers=workers, loop=LOOP, http=HTTP,
+    config = TcpConfig(app, factory=factory, host=host, port=port, workers=workers, loop=LOOP, http=HeaderDeadline,
                        log_level="warning")
+    config.header_timeout = header_timeout
+    if workers == 1:
+        uvicorn.Server(config).run()
+        return
     Multiprocess(config, sockets=[config.bind_socket()]).run()

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
+from domain import bounds
 from domain.actors import Actor, Role
 from domain.base import Record, base_relations, require_rating, require_reason
 from domain.errors import ValidationError
@@ -51,8 +52,7 @@ def check_details(title: str, description: str, category: str, needed: int,
     if isinstance(needed, bool) or not isinstance(needed, int) or needed < 1 or needed > 10_000:
         raise ValidationError("needed must be an integer from 1 to 10000")
     for name, when in (("claim_deadline", claim_deadline), ("starts_at", starts_at), ("ends_at", ends_at)):
-        if not isinstance(when, datetime) or when.tzinfo is None:
-            raise ValidationError(f"{name} must be a datetime with an offset")
+        bounds.instant(when, name)
     if not starts_at < ends_at:
         raise ValidationError("starts_at must be before ends_at")
     if claim_deadline > starts_at:

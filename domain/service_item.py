@@ -9,6 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
+from domain import bounds
 from domain.actors import Actor, Role
 from domain.base import Record, base_relations, require_reason
 from domain.errors import ForbiddenError, ValidationError
@@ -57,8 +58,8 @@ def check_content(content: dict) -> dict:
         raise ValidationError("promised_days must be an integer from 1 to 365")
     valid_from, valid_to = content.get("valid_from"), content.get("valid_to")
     for name, value in (("valid_from", valid_from), ("valid_to", valid_to)):
-        if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
-            raise ValidationError(f"{name} must be a datetime with an offset")
+        if value is not None:
+            bounds.instant(value, name)
     if valid_from and valid_to and not valid_from < valid_to:
         raise ValidationError("valid_from must be before valid_to")
     co = content.get("co_department_ids") or []

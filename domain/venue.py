@@ -9,6 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
+from domain import bounds
 from domain.actors import Actor, Role
 from domain.base import Record, base_relations
 from domain.city import CITY_TZ
@@ -49,7 +50,7 @@ def _blackouts(blackouts: list[dict]) -> list[dict]:
     cleaned = []
     for b in blackouts:
         starts, ends = b.get("starts_at"), b.get("ends_at")
-        if not isinstance(starts, datetime) or not isinstance(ends, datetime) or not starts < ends:
+        if not bounds.instant(starts, "a blackout's starts_at") < bounds.instant(ends, "a blackout's ends_at"):
             raise ValidationError("a blackout needs starts_at before ends_at")
         cleaned.append({"starts_at": starts.astimezone(UTC).isoformat(), "ends_at": ends.astimezone(UTC).isoformat(),
                         "reason": str(b.get("reason") or "")[:200]})
@@ -117,7 +118,7 @@ class Venue(Record):
 
     def check_booking(self, starts_at: datetime, ends_at: datetime, attendees: int, now: datetime) -> date:
         """The local day of an acceptable booking, or BookingRuleError naming the rule broken."""
-        if not starts_at < ends_at:
+        if not bounds.instant(starts_at, "starts_at") < bounds.instant(ends_at, "ends_at"):
             raise ValidationError("starts_at must be before ends_at")
         day = starts_at.astimezone(CITY_TZ).date()
         if ends_at.astimezone(CITY_TZ).date() != day and ends_at.astimezone(CITY_TZ).time() != time(0):

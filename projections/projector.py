@@ -6,15 +6,26 @@ PostgreSQL, the writer lock on SQLite), reads the log after the recorded positio
 applies what it finds, so concurrent catch-ups (API threads, worker processes) never apply
 an event twice or skip one. Positions can have gaps (rolled-back inserts); we only ever ask
 for "after the last applied position", so gaps cost nothing.
+
+A view that cannot apply an event stops on that context's log alone, just before the event,
+and says so (`projection_stops`: the view, the event, the error): every other view, and every
+command, carries on. Stopping rather than skipping the event keeps the view true as of a
+position; `retry` resumes it once the cause is fixed.
 """
+import logging
+import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import psycopg
 from eventsourcing.application import Application
+from psycopg_pool import PoolTimeout
 
 from projections.db import Database, Tx
 
+log = logging.getLogger("linli.projections")
 BATCH = 500
 
 
@@ -66,6 +77,49 @@ class View(ABC):
 TRACKING_DDL = """CREATE TABLE IF NOT EXISTS tracking (
     view TEXT NOT NULL, context TEXT NOT NULL, position BIGINT NOT NULL,
     PRIMARY KEY (view, context))"""
+STOPS_DDL = """CREATE TABLE IF NOT EXISTS projection_stops (
+    view TEXT NOT NULL, context TEXT NOT NULL, position BIGINT NOT NULL, event_type TEXT NOT NULL,
+    aggregate_id TEXT NOT NULL, version BIGINT NOT NULL, error TEXT NOT NULL, stopped_at TEXT NOT NULL,
+    PRIMARY KEY (view, context))"""
+# The database being away or busy is nobody's event: those errors propagate and the next catch-up
+# tries again. Anything else raised while applying an event is that event's, for that view.
+TRANSIENT = (sqlite3.OperationalError, psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Where a view stopped: the event at `position` of `context`'s log is the one it could not apply."""
+
+    view: str
+    context: str
+    position: int
+    event_type: str
+    aggregate_id: str
+    version: int
+    error: str
+    stopped_at: str
+
+
+class ViewStoppedError(Exception):
+    """A rebuild met an event a view cannot apply; the live read models were left as they were."""
+
+    def __init__(self, stop: Stop):
+        super().__init__(f"{stop.view} cannot apply {stop.context} position {stop.position} ({stop.event_type}): "
+                         f"{stop.error}")
+        self.stop = stop
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """A stored event this code cannot turn back into a domain event: each view stops at it."""
+
+    error: Exception
+
+
+def _stop(view: View, context: str, notification, error: Exception) -> Stop:
+    return Stop(view.name, context, notification.id, notification.topic, str(notification.originator_id),
+                notification.originator_version, f"{type(error).__name__}: {error}"[:500],
+                datetime.now(UTC).isoformat())
 
 
 class Projector:
@@ -73,6 +127,7 @@ class Projector:
         self.db, self.sources, self.views = db, dict(sources), list(views)
         with db.transaction() as tx:
             tx.execute(TRACKING_DDL)
+            tx.execute(STOPS_DDL)
         for view in self.views:  # one view at a time, under its lock: a running catch-up holds it
             with db.transaction() as tx:
                 tx.lock(f"view:{view.name}")
@@ -82,29 +137,56 @@ class Projector:
         return next(v for v in self.views if v.name == name)
 
     def catch_up(self, views: Sequence[View] | None = None) -> int:
-        """Apply every event not yet applied, for each view and context; returns how many
+        """Apply every event not yet applied, for each running view and context; returns how many
         events were read. Each batch is read and decoded once, then applied view by view."""
         views, read = list(views or self.views), 0
         for context in self.sources:
             while True:
                 behind = self.positions_of(views, context)
+                if not behind:
+                    break
                 start = min(behind.values()) + 1
                 notifications = self.sources[context].recorder.select_notifications(start, BATCH)
                 if not notifications:
                     break
-                decoded = [(n, self.sources[context].mapper.to_domain_event(n)) for n in notifications]
+                decoded = [(n, self._decode(context, n)) for n in notifications]
                 for view in views:
-                    if behind[view.name] < notifications[-1].id:
+                    if view.name in behind and behind[view.name] < notifications[-1].id:
                         self._apply(view, context, start, decoded)
                 read += len(notifications)
         return read
 
     def positions_of(self, views: Sequence[View], context: str) -> dict[str, int]:
-        rows = self.db.rows("SELECT view, position FROM tracking WHERE context = %s", (context,))
-        found = {r["view"]: r["position"] for r in rows}
-        return {v.name: found.get(v.name, 0) for v in views}
+        """Where each of `views` that is not stopped on this context's log stands in it."""
+        rows = self.db.rows("SELECT view, position, 0 AS stopped FROM tracking WHERE context = %s UNION ALL "
+                            "SELECT view, position, 1 AS stopped FROM projection_stops WHERE context = %s",
+                            (context, context))
+        found = {r["view"]: r["position"] for r in rows if not r["stopped"]}
+        stopped = {r["view"] for r in rows if r["stopped"]}
+        return {v.name: found.get(v.name, 0) for v in views if v.name not in stopped}
+
+    def _decode(self, context: str, notification):
+        try:
+            return self.sources[context].mapper.to_domain_event(notification)
+        except Exception as error:  # noqa: BLE001 - each view stops at it, named
+            return Undecodable(error)
+
+    @staticmethod
+    def _record_event(view: View, notification, event, tx: Tx, context: str) -> None:
+        if isinstance(event, Undecodable):
+            raise event.error
+        view.record(notification, event, tx, context)
 
     def _apply(self, view: View, context: str, start: int, decoded: list) -> None:
+        """Apply a batch to one view; when the view fails on it, find the event it cannot apply."""
+        try:
+            self._apply_batch(view, context, start, decoded)
+        except TRANSIENT:
+            raise
+        except Exception:  # noqa: BLE001 - isolated below, event by event
+            self._isolate(view, context, start, decoded)
+
+    def _apply_batch(self, view: View, context: str, start: int, decoded: list) -> None:
         """Apply what this view has not yet seen of a batch read from `start`, under its lock. A
         rebuild may have switched in a model that is further behind than the one the batch was read
         for: then the batch leaves a gap, and the caller's next round reads from the new position."""
@@ -118,22 +200,67 @@ class Projector:
                 return
             view.begin_batch(tx, context)
             for notification, event in fresh:
-                view.record(notification, event, tx, context)
+                self._record_event(view, notification, event, tx, context)
             view.finish_batch(tx, context, fresh[-1][0].id)
             self._record(tx, view.name, context, fresh[-1][0].id)
 
+    def _isolate(self, view: View, context: str, start: int, decoded: list) -> None:
+        """Apply a failed batch one event per transaction (pipelined statements report errors late,
+        so only this names the event): the view keeps every event before the one it cannot apply,
+        and stops there."""
+        for notification, event in decoded:
+            try:
+                self._apply_batch(view, context, start, [(notification, event)])
+            except TRANSIENT:
+                raise
+            except Exception as error:  # noqa: BLE001 - this view cannot apply this event
+                self._stop_at(_stop(view, context, notification, error))
+                return
+            start = notification.id + 1
+
+    def _stop_at(self, stop: Stop) -> None:
+        log.error("read model %s stopped at %s position %s (%s): %s", stop.view, stop.context, stop.position,
+                  stop.event_type, stop.error)
+        with self.db.transaction() as tx:
+            tx.lock(f"view:{stop.view}")
+            if self._position(tx, stop.view, stop.context) < stop.position:
+                tx.execute("INSERT INTO projection_stops (view, context, position, event_type, aggregate_id, version, "
+                           "error, stopped_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                           "ON CONFLICT (view, context) DO NOTHING", tuple(vars(stop).values()))
+
+    def stops(self) -> list[Stop]:
+        """The views that stopped, each at the event it could not apply."""
+        return [Stop(**row) for row in self.db.rows("SELECT view, context, position, event_type, aggregate_id, "
+                                                     "version, error, stopped_at FROM projection_stops "
+                                                     "ORDER BY view, context")]
+
+    def retry(self, views: Sequence[View] | None = None) -> list[Stop]:
+        """After a fix: forget the views' stops and catch them up. Returns the stops that remain
+        (a view that still cannot apply its event stops at it again)."""
+        with self.db.transaction() as tx:
+            for view in views or self.views:
+                tx.execute("DELETE FROM projection_stops WHERE view = %s", (view.name,))
+        self.catch_up(views)
+        return self.stops()
+
     def _batch(self, tx: Tx, view: View, context: str) -> int:
-        """Apply the next batch of one context's log to one view, inside the caller's transaction."""
+        """Apply the next batch of one context's log to one view, inside the caller's transaction
+        (a rebuild's); an event the view cannot apply ends the rebuild, named."""
         app = self.sources[context]
         position = self._position(tx, view.name, context)
         notifications = app.recorder.select_notifications(position + 1, BATCH)
-        if notifications:
-            view.begin_batch(tx, context)
+        if not notifications:
+            return 0
+        view.begin_batch(tx, context)
         for notification in notifications:
-            view.record(notification, app.mapper.to_domain_event(notification), tx, context)
-        if notifications:
-            view.finish_batch(tx, context, notifications[-1].id)
-            self._record(tx, view.name, context, notifications[-1].id)
+            try:
+                self._record_event(view, notification, self._decode(context, notification), tx, context)
+            except TRANSIENT:
+                raise
+            except Exception as error:
+                raise ViewStoppedError(_stop(view, context, notification, error)) from error
+        view.finish_batch(tx, context, notifications[-1].id)
+        self._record(tx, view.name, context, notifications[-1].id)
         return len(notifications)
 
     def positions(self) -> dict[str, dict[str, int]]:
@@ -156,6 +283,7 @@ class Projector:
                 view.drop(tx)
                 view.create(tx)
                 tx.execute("DELETE FROM tracking WHERE view = %s", (view.name,))
+                tx.execute("DELETE FROM projection_stops WHERE view = %s", (view.name,))
                 applied = 0
                 for context in self.sources:
                     while (n := self._batch(tx, view, context)) > 0:
@@ -172,6 +300,9 @@ class Projector:
         with self.db.shadow(scratch) as shadow_db:
             scratch_projector = Projector(shadow_db, self.sources, views)
             applied = scratch_projector.catch_up()
+            stopped = scratch_projector.stops()
+            if stopped:  # the live models stay as they were
+                raise ViewStoppedError(stopped[0])
             scratch_projector.compact()  # before anyone reads them
             with self.db.transaction() as tx:
                 for view in sorted(views, key=lambda v: v.name):  # one order everywhere: no deadlock
@@ -180,6 +311,7 @@ class Projector:
                     tx.execute(f'DROP TABLE IF EXISTS "{main}"."{table}"')
                     tx.execute(f'ALTER TABLE "{scratch}"."{table}" SET SCHEMA "{main}"')
                 tx.execute(f'DELETE FROM "{main}".tracking WHERE view = ANY(%s)', (names,))
+                tx.execute(f'DELETE FROM "{main}".projection_stops WHERE view = ANY(%s)', (names,))
                 tx.execute(f'INSERT INTO "{main}".tracking SELECT * FROM "{scratch}".tracking WHERE view = ANY(%s)',
                            (names,))
         return applied + self.catch_up(views)

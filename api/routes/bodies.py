@@ -1,10 +1,35 @@
 """Request bodies shared by several routers. Extra fields are allowed (DESIGN §4); types are strict
 so a string where a number belongs is a 422, not a silent coercion."""
+from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictFloat,
+                      StrictInt)
+
+from domain import bounds
+from domain.errors import ValidationError
 
 Reason = Annotated[str, Field(max_length=2000)]
+
+
+def _instant(value: datetime) -> datetime:
+    try:
+        return bounds.instant(value, "a datetime")
+    except ValidationError as error:
+        raise ValueError(str(error)) from None
+
+
+def _day(value: date) -> date:
+    try:
+        return bounds.day(value, "a date")
+    except ValidationError as error:
+        raise ValueError(str(error)) from None
+
+
+# Every datetime and date a request carries, in bodies and queries (domain/bounds.py says why).
+Instant = Annotated[AwareDatetime, AfterValidator(_instant),
+                    Field(description=f"ISO 8601 with an offset, {bounds.WINDOW}")]
+Day = Annotated[date, AfterValidator(_day), Field(description=f"a date {bounds.WINDOW}")]
 
 
 class ActionBody(BaseModel):
@@ -19,9 +44,9 @@ class ActionBody(BaseModel):
     description: Annotated[str, Field(max_length=5000)] | None = None
     category: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     needed: Annotated[StrictInt, Field(ge=1, le=10_000)] | None = None
-    claim_deadline: AwareDatetime | None = None
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    claim_deadline: Instant | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
 
     def fields(self) -> dict:
         """Only what the caller sent, so a command sees its own defaults for the rest."""
@@ -35,9 +60,9 @@ class NewDemand(BaseModel):
     category: Annotated[str, Field(min_length=1, max_length=64)]
     grid_id: Annotated[str, Field(min_length=1, max_length=64)]
     needed: Annotated[StrictInt, Field(ge=1, le=10_000)]
-    claim_deadline: AwareDatetime
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    claim_deadline: Instant
+    starts_at: Instant
+    ends_at: Instant
     auto_confirm: StrictBool = False
     organisation_id: Annotated[str, Field(max_length=64)] | None = None
 

@@ -1,34 +1,38 @@
 """Venue bookings (场地预约): read one, list a requester's, act on one."""
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 
 from api.auth import CurrentActor
 from api.representations import booking, booking_row
 from api.routes.bodies import ActionBody
-from api.routes.common import MinPosition, System, if_match, meta, reply, wait_for_positions
+from api.routes.common import CaughtUp, Filter, Page, PageSize, System, if_match, meta, reply
+from api.routes.readers import own_rows, party, staff
+from domain.actors import Role
 from domain.booking import Booking
 
 router = APIRouter(prefix="/bookings", tags=["venues"])
 
 
 @router.get("")
-def bookings_of_requester(actor: CurrentActor, system: System, requester: str | None = None,
-                          page: Annotated[int, Query(ge=1)] = 1, page_size: Annotated[int, Query(ge=1, le=100)] = 50,
-                          min_position: MinPosition = None) -> dict:
-    """A requester's bookings (the caller's own unless `requester` names another)."""
-    wait_for_positions(system, min_position)
-    requester = requester or actor.id
-    total = system.db.rows("SELECT COUNT(*) AS n FROM bookings WHERE requester_id = %s", (requester,))[0]["n"]
-    rows = system.db.rows("SELECT * FROM bookings WHERE requester_id = %s ORDER BY starts_at, id LIMIT %s OFFSET %s",
-                          (requester, page_size, (page - 1) * page_size))
+def bookings_of_requester(actor: CurrentActor, system: System, requester: Filter = None,
+                          page: Page = 1, page_size: PageSize = 50, _: CaughtUp = None) -> dict:
+    """A requester's bookings (the caller's own unless `requester` names another): of another's, the
+    caller sees those at its own venues (admin and auditors see all)."""
+    where, params = "requester_id = %s", [requester or actor.id]
+    if not staff(actor):
+        mine, more = own_rows(actor, "requester_id", "requester_role")
+        where, params = f"{where} AND ({mine} OR owner_id = %s)", params + more + [
+            actor.id if actor.role is Role.ORG else ""]
+    total = system.db.rows(f"SELECT COUNT(*) AS n FROM bookings WHERE {where}", params)[0]["n"]
+    rows = system.db.rows(f"SELECT * FROM bookings WHERE {where} ORDER BY starts_at, id LIMIT %s OFFSET %s",
+                          (*params, page_size, (page - 1) * page_size))
     return {"items": [booking_row(r, actor) for r in rows], "total": total, "page": page, "page_size": page_size}
 
 
 @router.get("/{booking_id}")
 def get_booking(booking_id: UUID, actor: CurrentActor, system: System):
-    b = system.venues.get(booking_id, Booking)
+    b = party(system.venues.get(booking_id, Booking), actor, "booking")
     return reply(system, booking(b, actor), b.version)
 
 

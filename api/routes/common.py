@@ -1,19 +1,30 @@
 """What every router shares: the wired system, ids, metadata, ETags and positions."""
-import hashlib
+import asyncio
+import re
 import time
 from typing import Annotated
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from api.auth import caller
 from api.wiring import Linli
 from domain.actors import Actor
 from domain.errors import StaleVersionError
 from workflows.engine import Meta, Outcome
 
 ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://linli/ids")
-MIN_POSITION_WAIT_SECONDS = 5.0
+POLL_SECONDS = 0.05
+# Every number a query carries is bounded, so none reaches a database that cannot hold it (SQLite
+# and PostgreSQL integers are 64-bit); digits are ASCII only (Python's int() also reads '٣').
+MAX_POSITION = 2**63 - 1
+ASCII_NUMBER = re.compile(r"[0-9]{1,19}")
+Page = Annotated[int, Query(ge=1, le=100_000)]
+PageSize = Annotated[int, Query(ge=1, le=100)]
+Position = Annotated[int, Query(ge=0, le=MAX_POSITION)]
+Filter = Annotated[str | None, Query(max_length=200)]  # an id, a status, a category to match
 
 
 async def linli(request: Request) -> Linli:
@@ -25,14 +36,14 @@ System = Annotated[Linli, Depends(linli)]
 
 
 def new_id(request: Request, actor: Actor) -> UUID:
-    """With an Idempotency-Key the id derives from the caller's token, the path and the key (the
-    scope of the key's stored reply), so a retry cannot create twice and the same key used on
-    another path or by another token creates its own record."""
+    """With an Idempotency-Key the id derives from the caller's token (its id: the scope of the
+    key's stored reply), the path and the key, so a retry cannot create twice and the same key
+    used on another path or by another token creates its own record."""
     key = request.headers.get("idempotency-key")
     if not key:
         return uuid4()
-    caller = hashlib.sha256(request.headers.get("authorization", "").encode()).hexdigest()
-    return uuid5(ID_NAMESPACE, f"{caller}:{request.url.path}:{key}")
+    holder = caller(request)
+    return uuid5(ID_NAMESPACE, f"{holder.token_id if holder else actor.id}:{request.url.path}:{key}")
 
 
 def is_fresh(request: Request) -> bool:
@@ -48,10 +59,10 @@ def if_match(request: Request) -> int | None:
     header = request.headers.get("if-match")
     if header is None or header.strip() == "*":
         return None
-    try:
-        return int(header.strip().removeprefix("W/").strip('"'))
-    except ValueError:
-        raise StaleVersionError(-1, -1) from None
+    number = header.strip().removeprefix("W/").strip('"')
+    if not ASCII_NUMBER.fullmatch(number):
+        raise StaleVersionError(-1, -1)
+    return int(number)
 
 
 def reply(system: Linli, body: dict, version: int | None = None, status: int = 200,
@@ -71,27 +82,65 @@ def parse_positions(raw: str | None) -> dict[str, int]:
     wanted = {}
     for part in raw.split(","):
         context, _, number = part.strip().rpartition(":")
-        if not context or not number.isdigit():
+        if not context or not ASCII_NUMBER.fullmatch(number) or int(number) > MAX_POSITION:
             raise HTTPException(422, "min_position looks like 'demands:42' (comma-separated for several)")
         wanted[context] = max(wanted.get(context, 0), int(number))
     return wanted
 
 
-def wait_for_positions(system: Linli, raw: str | None) -> None:
-    """Hold a read until its read models have applied the named log positions (bounded)."""
-    wanted = parse_positions(raw)
+class PositionWaits:
+    """How many reads of this process wait for read models now (they wait on the event loop, one
+    short thread-pool check at a time, so none holds a worker thread); past the limit a read is
+    refused at once (503 with Retry-After) rather than queued."""
+
+    def __init__(self, limit: int):
+        self.limit, self.waiting = limit, 0
+
+
+def _reached(system: Linli, wanted: dict[str, int], stopped: set[tuple[str, str]]) -> bool:
+    system.project()
+    positions = system.projector.positions()
+    return all(p[c] >= n for v, p in positions.items() for c, n in wanted.items() if (v, c) not in stopped)
+
+
+def _first_look(system: Linli, wanted: dict[str, int]) -> set[tuple[str, str]] | None:
+    """None when the read models are there already, else the views to leave out of the wait: a
+    read model stopped at an event it cannot apply is not waited for (/ready names it)."""
+    heads = system.projector.heads()
+    past = sorted(c for c, n in wanted.items() if n > heads[c])
+    if past:  # a command's reply names a stored position, so this one names none
+        raise HTTPException(422, f"min_position is past the end of the log of: {', '.join(past)}")
+    stopped = {(s.view, s.context) for s in system.projector.stops()}
+    return None if _reached(system, wanted, stopped) else stopped
+
+
+async def caught_up(request: Request, min_position: Annotated[str | None, Query(
+        max_length=200, description="wait until read models reach e.g. 'demands:42'")] = None) -> None:
+    """Hold a read until its read models have applied the named log positions, for at most
+    LINLI_POSITION_WAIT_SECONDS (then 503 with Retry-After)."""
+    wanted = parse_positions(min_position)
+    if not wanted:
+        return
+    system: Linli = request.app.state.linli
     unknown = set(wanted) - set(system.contexts)
     if unknown:
         raise HTTPException(422, f"unknown context in min_position: {', '.join(sorted(unknown))}")
-    deadline = time.monotonic() + MIN_POSITION_WAIT_SECONDS
-    while wanted:
-        positions = system.projector.positions()
-        if all(all(p[c] >= n for p in positions.values()) for c, n in wanted.items()):
-            return
-        if time.monotonic() > deadline:
-            raise HTTPException(503, "read models have not caught up yet", headers={"Retry-After": "1"})
-        system.project()
-        time.sleep(0.02)
+    stopped = await run_in_threadpool(_first_look, system, wanted)
+    if stopped is None:
+        return
+    waits: PositionWaits = request.app.state.position_waits
+    if waits.waiting >= waits.limit:
+        raise HTTPException(503, "too many reads are waiting for read models", headers={"Retry-After": "1"})
+    waits.waiting += 1
+    try:
+        deadline = time.monotonic() + system.settings.position_wait_seconds
+        while time.monotonic() < deadline:
+            await asyncio.sleep(POLL_SECONDS)
+            if await run_in_threadpool(_reached, system, wanted, stopped):
+                return
+        raise HTTPException(503, "read models have not caught up yet", headers={"Retry-After": "1"})
+    finally:
+        waits.waiting -= 1
 
 
-MinPosition = Annotated[str | None, Query(description="wait until read models reach e.g. 'demands:42'")]
+CaughtUp = Annotated[None, Depends(caught_up)]

@@ -7,15 +7,14 @@ from fastapi import APIRouter, Query, Request
 from api.auth import CurrentActor, MaybeActor
 from api.representations import claim, claim_row, demand, demand_row
 from api.routes.bodies import ActionBody, NewClaim, NewDemand
-from api.routes.common import MinPosition, System, if_match, is_fresh, meta, new_id, reply, wait_for_positions
+from api.routes.common import CaughtUp, Filter, Page, PageSize, System, if_match, is_fresh, meta, new_id, reply
+from api.routes.readers import own_rows, staff
 from domain.actors import Actor, Role
 from domain.demand import PUBLIC_STATES, Demand, sees_every_demand
 from domain.errors import NotFoundError, ValidationError
 
 router = APIRouter(prefix="/demands", tags=["demands"])
 PUBLIC_SQL = ", ".join(f"'{s}'" for s in PUBLIC_STATES)
-Page = Annotated[int, Query(ge=1, le=100_000)]
-PageSize = Annotated[int, Query(ge=1, le=100)]
 
 
 def _load(system, demand_id: UUID, actor: Actor | None) -> Demand:
@@ -41,10 +40,9 @@ def post_demand(body: NewDemand, request: Request, actor: CurrentActor, system: 
 
 
 @router.get("")
-def list_demands(actor: MaybeActor, system: System, status: str | None = None, grid: str | None = None,
-                 category: str | None = None, q: Annotated[str | None, Query(max_length=200)] = None,
-                 page: Page = 1, page_size: PageSize = 20, min_position: MinPosition = None) -> dict:
-    wait_for_positions(system, min_position)
+def list_demands(actor: MaybeActor, system: System, status: Filter = None, grid: Filter = None,
+                 category: Filter = None, q: Annotated[str | None, Query(max_length=200)] = None,
+                 page: Page = 1, page_size: PageSize = 20, _: CaughtUp = None) -> dict:
     where, params = [], []
     for column, value in (("status", status), ("grid_id", grid), ("category", category)):
         if value is not None:
@@ -90,10 +88,14 @@ def make_claim(demand_id: UUID, request: Request, actor: CurrentActor, system: S
 
 @router.get("/{demand_id}/claims")
 def claims_of_demand(demand_id: UUID, actor: CurrentActor, system: System, page: Page = 1,
-                     page_size: PageSize = 50, min_position: MinPosition = None) -> dict:
-    _load(system, demand_id, actor)
-    wait_for_positions(system, min_position)
-    total = system.db.rows("SELECT COUNT(*) AS n FROM claims WHERE demand_id = %s", (str(demand_id),))[0]["n"]
-    rows = system.db.rows("SELECT * FROM claims WHERE demand_id = %s ORDER BY created_at, id LIMIT %s OFFSET %s",
-                          (str(demand_id), page_size, (page - 1) * page_size))
+                     page_size: PageSize = 50, _: CaughtUp = None) -> dict:
+    """All of them for the demand's organisation, admin and auditors; the caller's own for anyone else."""
+    d = _load(system, demand_id, actor)
+    where, params = "demand_id = %s", [str(demand_id)]
+    if not (staff(actor) or "owner" in d.relations(actor)):
+        mine, more = own_rows(actor, "claimant_id", "claimant_role")
+        where, params = f"{where} AND {mine}", params + more
+    total = system.db.rows(f"SELECT COUNT(*) AS n FROM claims WHERE {where}", params)[0]["n"]
+    rows = system.db.rows(f"SELECT * FROM claims WHERE {where} ORDER BY created_at, id LIMIT %s OFFSET %s",
+                          (*params, page_size, (page - 1) * page_size))
     return {"items": [claim_row(r, actor) for r in rows], "total": total, "page": page, "page_size": page_size}

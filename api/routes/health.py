@@ -20,16 +20,25 @@ def health() -> dict:
     return {"status": "ok"}
 
 
+def _stopped(system) -> list[dict]:
+    return [vars(stop) for stop in system.projector.stops()]
+
+
 @router.get("/ready")
 def ready(system: System):
-    """Ready when the database answers; the body says how far each read model lags."""
-    return JSONResponse({"status": "ready", "projections": _lag(system)})
+    """Ready when the database answers; the body says how far each read model lags, and names any
+    read model stopped at an event it cannot apply ("degraded": commands and the other read models
+    carry on, so the process stays in service)."""
+    stopped = _stopped(system)
+    return JSONResponse({"status": "degraded" if stopped else "ready", "projections": _lag(system),
+                         "stopped": stopped})
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(system: System) -> str:
     lines = ["# TYPE linli_log_head gauge", "# TYPE linli_projection_position gauge",
-             "# TYPE linli_projection_lag_events gauge", "# TYPE linli_projection_lag_seconds gauge"]
+             "# TYPE linli_projection_lag_events gauge", "# TYPE linli_projection_lag_seconds gauge",
+             "# TYPE linli_projection_stopped gauge"]
     for view, contexts in _lag(system).items():
         for context, figures in contexts.items():
             labels = f'view="{view}",context="{context}"'
@@ -37,4 +46,8 @@ def metrics(system: System) -> str:
             lines.append(f"linli_projection_position{{{labels}}} {figures['position']}")
             lines.append(f"linli_projection_lag_events{{{labels}}} {figures['lag']}")
             lines.append(f"linli_projection_lag_seconds{{{labels}}} {figures['lag_seconds']}")
+    for stop in _stopped(system):
+        error = stop["error"].partition(":")[0]
+        lines.append(f'linli_projection_stopped{{view="{stop["view"]}",context="{stop["context"]}",'
+                     f'position="{stop["position"]}",event="{stop["event_type"]}",error="{error}"}} 1')
     return "\n".join(dict.fromkeys(lines)) + "\n"

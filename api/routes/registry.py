@@ -1,12 +1,13 @@
-"""Grids, organisations, members, departments (admin registers; anyone authenticated reads)."""
+"""Grids, organisations, members, departments: admin registers; who reads what is in `_read`."""
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.auth import CurrentActor, MaybeActor
 from api.representations import registered
 from api.routes.common import System, meta, new_id, reply
+from api.routes.readers import member_reader
 from domain.errors import NotFoundError
 
 router = APIRouter(tags=["registry"])
@@ -50,9 +51,17 @@ def _register(kind: str, body: BaseModel, request: Request, actor, system):
 
 
 def _read(kind: str, record_id: str, actor, system):
+    """Organisations, grids and departments are shown by name on the public board, venues and
+    catalogue: without a token, a record's name is all there is to read. A member's record is
+    personal: only the member, the member's organisation, admin and auditors read it."""
     record = system.registry.find(record_id, kind)
     if record is None:
         raise NotFoundError(f"no {kind} {record_id}")
+    if actor is None:
+        public = {"id", "status", "version", "allowed_actions", "name"}
+        return reply(system, {k: v for k, v in registered(record, None).items() if k in public}, record.version)
+    if kind == "member":
+        member_reader(record, actor)
     return reply(system, registered(record, actor), record.version)
 
 
@@ -76,21 +85,24 @@ def register_department(body: NewDepartment, request: Request, actor: CurrentAct
     return _register("department", body, request, actor, system)
 
 
+RecordId = Annotated[str, Path(max_length=64)]
+
+
 @router.get("/grids/{record_id}")
-def get_grid(record_id: str, actor: MaybeActor, system: System):
+def get_grid(record_id: RecordId, actor: MaybeActor, system: System):
     return _read("grid", record_id, actor, system)
 
 
 @router.get("/organisations/{record_id}")
-def get_organisation(record_id: str, actor: MaybeActor, system: System):
+def get_organisation(record_id: RecordId, actor: MaybeActor, system: System):
     return _read("organisation", record_id, actor, system)
 
 
 @router.get("/members/{record_id}")
-def get_member(record_id: str, actor: CurrentActor, system: System):
+def get_member(record_id: RecordId, actor: CurrentActor, system: System):
     return _read("member", record_id, actor, system)
 
 
 @router.get("/departments/{record_id}")
-def get_department(record_id: str, actor: MaybeActor, system: System):
+def get_department(record_id: RecordId, actor: MaybeActor, system: System):
     return _read("department", record_id, actor, system)

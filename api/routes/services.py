@@ -5,12 +5,12 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api.auth import CurrentActor, MaybeActor
 from api.representations import service_item, service_request, sla_standing
-from api.routes.bodies import ActionBody
-from api.routes.common import MinPosition, System, if_match, meta, new_id, reply, wait_for_positions
+from api.routes.bodies import ActionBody, Instant
+from api.routes.common import CaughtUp, Filter, Page, PageSize, System, if_match, meta, new_id, reply
 from domain.actors import Actor, Role
 from domain.errors import ForbiddenError, NotFoundError, ValidationError
 from domain.service_item import ServiceItem
@@ -30,8 +30,8 @@ class NewItem(BaseModel):
     eligibility: LongText = ""
     materials: LongText = ""
     promised_days: Annotated[StrictInt, Field(ge=1, le=365)]
-    valid_from: AwareDatetime | None = None
-    valid_to: AwareDatetime | None = None
+    valid_from: Instant | None = None
+    valid_to: Instant | None = None
     department_id: Annotated[str, Field(max_length=64)] | None = None
     co_department_ids: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50)] = []
 
@@ -44,9 +44,9 @@ class ItemAction(ActionBody):
     eligibility: LongText | None = None
     materials: LongText | None = None
     promised_days: Annotated[StrictInt, Field(ge=1, le=365)] | None = None
-    valid_from: AwareDatetime | None = None
-    valid_to: AwareDatetime | None = None
-    co_department_ids: list[str] | None = None
+    valid_from: Instant | None = None
+    valid_to: Instant | None = None
+    co_department_ids: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50)] | None = None
 
 
 class RequestAction(ActionBody):
@@ -89,11 +89,9 @@ def draft_item(body: NewItem, request: Request, actor: CurrentActor, system: Sys
 
 
 @router.get("/service-items")
-def catalogue(actor: MaybeActor, system: System, department: str | None = None, category: str | None = None,
-              mode: str | None = None, status: str = "published", q: Annotated[str | None, Query(max_length=200)] = None,
-              page: Annotated[int, Query(ge=1)] = 1, page_size: Annotated[int, Query(ge=1, le=100)] = 20,
-              min_position: MinPosition = None) -> dict:
-    wait_for_positions(system, min_position)
+def catalogue(actor: MaybeActor, system: System, department: Filter = None, category: Filter = None,
+              mode: Filter = None, status: Annotated[str, Query(max_length=200)] = "published", q: Filter = None,
+              page: Page = 1, page_size: PageSize = 20, _: CaughtUp = None) -> dict:
     where, params = ["status = %s"], [status]
     for column, value in (("department_id", department), ("category", category), ("mode", mode)):
         if value is not None:
@@ -178,15 +176,13 @@ def act_on_request(request_id: UUID, trigger: str, request: Request, actor: Curr
 
 
 @router.get("/departments/{department_id}/queue")
-def queue(department_id: str, actor: CurrentActor, system: System, status: str | None = None,
-          page: Annotated[int, Query(ge=1)] = 1, page_size: Annotated[int, Query(ge=1, le=100)] = 50,
-          min_position: MinPosition = None) -> dict:
+def queue(department_id: str, actor: CurrentActor, system: System, status: Filter = None,
+          page: Page = 1, page_size: PageSize = 50, _: CaughtUp = None) -> dict:
     """A department's requests with due time, time left or overdue, and warning/breach flags."""
     if not (actor.role in (Role.ADMIN, Role.AUDITOR) or (actor.role is Role.DEPT and actor.id == department_id)):
         raise ForbiddenError("a department's queue is for its officers, the operator and auditors")
     if system.registry.find(department_id, "department") is None:
         raise NotFoundError(f"no department {department_id}")
-    wait_for_positions(system, min_position)
     where, params = "handler_role = 'dept' AND handler_id = %s", [department_id]
     if status is not None:
         where, params = where + " AND status = %s", params + [status]

@@ -4,7 +4,7 @@ from weakref import WeakKeyDictionary
 
 from fastapi import APIRouter, Response
 
-from api.routes.common import MinPosition, System, wait_for_positions
+from api.routes.common import CaughtUp, System
 
 router = APIRouter(tags=["stats"])
 TOTALS = ("organisations", "members", "departments", "demands_published", "claims", "venues_shared", "bookings",
@@ -23,8 +23,7 @@ ANSWERS: "WeakKeyDictionary[object, tuple[tuple, bytes]]" = WeakKeyDictionary()
 
 
 @router.get("/stats")
-def stats(system: System, min_position: MinPosition = None) -> Response:
-    wait_for_positions(system, min_position)
+def stats(system: System, _: CaughtUp = None) -> Response:
     moved = tuple((r["view"], r["context"], r["position"]) for r in system.db.rows(
         "SELECT view, context, position FROM tracking WHERE view IN ('stats', 'services') ORDER BY view, context"))
     cached = ANSWERS.get(system)

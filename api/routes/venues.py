@@ -5,16 +5,17 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from api.auth import CurrentActor, MaybeActor
 from api.representations import booking, booking_row, venue, venue_row
-from api.routes.bodies import ActionBody
-from api.routes.common import MinPosition, System, if_match, meta, new_id, reply, wait_for_positions
+from api.routes.bodies import ActionBody, Day, Instant
+from api.routes.common import CaughtUp, Filter, Page, PageSize, System, if_match, meta, new_id, reply
+from api.routes.readers import own_rows, staff
 from domain.actors import Role
+from domain.city import CITY_TZ
 from domain.errors import ValidationError
 from domain.schedule import free_intervals
-from domain.city import CITY_TZ
 from domain.venue import Venue
 
 router = APIRouter(prefix="/venues", tags=["venues"])
@@ -23,8 +24,8 @@ Hours = Annotated[StrictInt, Field(ge=0, le=8760)]
 
 
 class Blackout(BaseModel):
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
     reason: Annotated[str, Field(max_length=200)] = ""
 
 
@@ -46,9 +47,9 @@ class NewVenue(BaseModel):
 
 class NewBooking(BaseModel):
     model_config = ConfigDict(extra="allow")
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
-    attendees: Annotated[StrictInt, Field(ge=1)]
+    starts_at: Instant
+    ends_at: Instant
+    attendees: Annotated[StrictInt, Field(ge=1, le=100_000)]
     purpose: Annotated[str, Field(max_length=500)] = ""
 
 
@@ -85,12 +86,11 @@ def _free_on(system, rows: list[dict], day: date) -> list[dict]:
 
 
 @router.get("")
-def list_venues(actor: MaybeActor, system: System, grid: str | None = None,
-                capacity: Annotated[int | None, Query(ge=1, description="at least this many seats")] = None,
-                free_on: Annotated[date | None, Query(description="has free time on this local date")] = None,
-                status: str = "active", page: Annotated[int, Query(ge=1)] = 1,
-                page_size: Annotated[int, Query(ge=1, le=100)] = 20, min_position: MinPosition = None) -> dict:
-    wait_for_positions(system, min_position)
+def list_venues(actor: MaybeActor, system: System, grid: Filter = None,
+                capacity: Annotated[int | None, Query(ge=1, le=100_000, description="at least this many seats")] = None,
+                free_on: Annotated[Day | None, Query(description="has free time on this local date")] = None,
+                status: Annotated[str, Query(max_length=200)] = "active", page: Page = 1,
+                page_size: PageSize = 20, _: CaughtUp = None) -> dict:
     where, params = ["status = %s"], [status]
     if grid is not None:
         where.append("grid_id = %s")
@@ -117,7 +117,7 @@ def get_venue(venue_id: UUID, actor: MaybeActor, system: System):
 
 
 @router.get("/{venue_id}/availability")
-def availability(venue_id: UUID, day: Annotated[date, Query(alias="date")], system: System) -> dict:
+def availability(venue_id: UUID, day: Annotated[Day, Query(alias="date")], system: System) -> dict:
     """Free intervals of a local day, read from the venue and its day's schedule (always current)."""
     free = system.venues.availability(venue_id, day)
     return {"venue_id": str(venue_id), "date": day.isoformat(),
@@ -142,11 +142,14 @@ def book(venue_id: UUID, body: NewBooking, request: Request, actor: CurrentActor
 
 @router.get("/{venue_id}/bookings")
 def bookings_of_venue(venue_id: UUID, actor: CurrentActor, system: System,
-                      day: Annotated[date | None, Query(alias="date")] = None, page: Annotated[int, Query(ge=1)] = 1,
-                      page_size: Annotated[int, Query(ge=1, le=100)] = 50, min_position: MinPosition = None) -> dict:
-    system.venues.get(venue_id, Venue)
-    wait_for_positions(system, min_position)
+                      day: Annotated[Day | None, Query(alias="date")] = None, page: Page = 1,
+                      page_size: PageSize = 50, _: CaughtUp = None) -> dict:
+    """All of them for the venue's organisation, admin and auditors; the caller's own for anyone else."""
+    v = system.venues.get(venue_id, Venue)
     where, params = "venue_id = %s", [str(venue_id)]
+    if not (staff(actor) or "owner" in v.relations(actor)):
+        mine, more = own_rows(actor, "requester_id", "requester_role")
+        where, params = f"{where} AND {mine}", params + more
     if day is not None:
         where, params = where + " AND day = %s", params + [day.isoformat()]
     total = system.db.rows(f"SELECT COUNT(*) AS n FROM bookings WHERE {where}", params)[0]["n"]

@@ -232,9 +232,12 @@ def test_a_trigger_that_is_not_in_the_table_is_not_found(shared):
 
 def test_every_state_lists_for_each_party_exactly_the_triggers_of_the_table(shared):
     api = shared.api
+    readers = ("admin", "owner", "claimant", "auditor")  # who reads a claim (DESIGN §6)
     seen = {(state, who): get(api, "claims", shared.claim(state), shared.parties[who])["allowed_actions"]
-            for state in STATES for who in PARTIES}
+            for state in STATES for who in readers}
     assert seen == {key: may_fire(*key) for key in seen}
+    for who in set(PARTIES) - set(readers):
+        expect_problem(api.get(f"/claims/{shared.claim('pending')['id']}", shared.parties[who]), 404, "not-found")
 
 
 # -- guards and arguments -------------------------------------------------------------------------

@@ -1,0 +1,37 @@
+"""Who reads what (DESIGN §6): personal information stays with the parties to it.
+
+A claim is read by its claimant, the demand's organisation, admin and auditors; a booking by its
+requester, the venue's organisation, admin and auditors; a service request by its applicant, its
+handler, admin and auditors; a member's profile and service record by the member, the member's
+organisation, admin and auditors. Anyone else is told there is no such record (404), so ids do
+not reveal what exists. Lists show each caller only the rows it may read.
+"""
+from domain.actors import Actor, Role
+from domain.base import Record
+from domain.errors import NotFoundError
+
+STAFF = (Role.ADMIN, Role.AUDITOR)
+PARTIES = {"owner", "claimant", "requester", "applicant", "handler"}
+
+
+def staff(actor: Actor | None) -> bool:
+    return actor is not None and actor.role in STAFF
+
+
+def party(record: Record, actor: Actor, kind: str):
+    """`record` if `actor` is staff or a party to it, else NotFoundError."""
+    if staff(actor) or record.relations(actor) & PARTIES:
+        return record
+    raise NotFoundError(f"no {kind} {record.id}")
+
+
+def member_reader(member, actor: Actor) -> None:
+    """The member, the member's organisation, admin and auditors read a member's records."""
+    if not (staff(actor) or (actor.role is Role.MEMBER and actor.id == str(member.id))
+            or (actor.role is Role.ORG and actor.id == member.organisation_id)):
+        raise NotFoundError(f"no member {member.id}")
+
+
+def own_rows(actor: Actor, who: str, role: str) -> tuple[str, list]:
+    """SQL (and its parameters) for the rows whose `who`/`role` columns name the caller."""
+    return f"({who} = %s AND {role} = %s)", [actor.id, actor.role.value]
