@@ -147,9 +147,9 @@ class PostgresDatabase:
 
     @contextmanager
     def _connection(self, wait: float = READ_WAIT_SECONDS) -> Iterator:
-        """A pooled connection that answers. The event store retries a statement whose connection
-        died with the server (an outage); read-model statements are not retried, so a dead one is
-        discarded here and the next taken."""
+        """A pooled connection that answers, for a transaction (which cannot be run again once
+        its connection died with the server in an outage): a dead one is discarded here and the
+        next taken. A plain read (`rows`) skips this round trip and runs again instead."""
         for _ in range(self.pool.max_size):
             with self.pool.connection(timeout=wait) as conn:
                 try:
@@ -175,7 +175,15 @@ class PostgresDatabase:
         if self.search_path:
             with self.transaction() as tx:
                 return tx.rows(sql, params)
-        with self._connection() as conn:
+        for _ in range(self.pool.max_size):
+            with self.pool.connection(timeout=READ_WAIT_SECONDS) as conn:
+                try:
+                    return conn.execute(sql, tuple(params)).fetchall()
+                except psycopg.OperationalError:
+                    if not conn.broken:
+                        raise
+                    # died with the server (an outage): the pool drops it; the read is run again
+        with self.pool.connection(timeout=READ_WAIT_SECONDS) as conn:
             return conn.execute(sql, tuple(params)).fetchall()
 
     def vacuum(self, tables: Sequence[str], full: bool = False) -> None:
