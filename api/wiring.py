@@ -73,7 +73,7 @@ class Linli:
         self.settings, self.clock = settings, clock or SystemClock()
         grace = timedelta(minutes=settings.grace_minutes)
         self.db = open_database(settings)
-        self.audit_key = settings.audit_key.get_secret_value().encode() if settings.audit_key else None
+        self.audit_key = settings.audit_keys()
         with self._startup_lock():
             self.registry = Registry(env=event_store_env(settings, "registry"))
             self.demands = Demands(env=event_store_env(settings, "demands"), clock=self.clock, grace=grace)
