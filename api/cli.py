@@ -16,9 +16,10 @@ tokens_app = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
 workflows_app = typer.Typer(help="Lifecycles as tables and diagrams.", no_args_is_help=True)
 projections_app = typer.Typer(help="Read models: status and rebuild.", no_args_is_help=True)
 timers_app = typer.Typer(help="Deadlines: expiry and no-show.", no_args_is_help=True)
+db_app = typer.Typer(help="Database roles (PostgreSQL).", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit: verify, anchor, keygen, history, state, export.", no_args_is_help=True)
 for sub, name in ((tokens_app, "tokens"), (workflows_app, "workflows"), (projections_app, "projections"),
-                  (timers_app, "timers"), (audit_app, "audit")):
+                  (timers_app, "timers"), (audit_app, "audit"), (db_app, "db")):
     app.add_typer(sub, name=name)
 console = Console()
 
@@ -241,6 +242,30 @@ def audit_anchor() -> None:
         print(json.dumps(anchor(store.db, store.contexts), sort_keys=True))
     finally:
         store.shutdown()
+
+
+@db_app.command("roles")
+def db_roles(api: Annotated[str, typer.Option(help="the role the API and workers log in as")] = "linli_api",
+             auditor: Annotated[str, typer.Option(help="a role that may only read")] = "linli_auditor",
+             dry_run: Annotated[bool, typer.Option(help="print the SQL instead of running it")] = False) -> None:
+    """As the owner, after migrating: the API role may INSERT and SELECT history but never UPDATE,
+    DELETE or TRUNCATE it; the auditor role may only read. Set their passwords with ALTER ROLE."""
+    import psycopg
+
+    from api.append_only import roles
+
+    settings = Settings()
+    if not settings.postgres:
+        raise typer.BadParameter("roles are for PostgreSQL (LINLI_DATABASE_URL)")
+    with psycopg.connect(settings.database_url) as conn, conn.transaction():
+        statements = roles(conn, settings.database_schema, api, auditor)
+        for statement in statements:
+            if dry_run:
+                print(statement + ";")
+            else:
+                conn.execute(statement)
+    if not dry_run:
+        console.print(f"{api}: INSERT and SELECT on history; {auditor}: SELECT only ({len(statements)} statements)")
 
 
 @audit_app.command("history")
