@@ -27,8 +27,9 @@ END $$ LANGUAGE plpgsql"""
 
 
 def _owns(conn, schema: str, tables: list[str]) -> bool:
-    row = conn.cursor(row_factory=tuple_row).execute("SELECT bool_and(pg_has_role(current_user, tableowner, 'MEMBER')) FROM pg_tables "
-                       "WHERE schemaname = %s AND tablename = ANY(%s)", (schema, tables)).fetchone()
+    row = conn.cursor(row_factory=tuple_row).execute(
+        "SELECT bool_and(pg_has_role(current_user, tableowner, 'MEMBER')) FROM pg_tables "
+        "WHERE schemaname = %s AND tablename = ANY(%s)", (schema, tables)).fetchone()
     return row[0] is not False
 
 
@@ -49,13 +50,18 @@ def protect(conn, schema: str, tables: list[str]) -> None:
                                  schema=sql.Identifier(schema)))
 
 
-def roles(conn, schema: str, api: str, auditor: str) -> list[str]:
+def roles(conn, schema: str, contexts: list[str], api: str, auditor: str) -> list[str]:
     """Statements giving `api` what serving needs and no more, and `auditor` reading only: event tables,
-    their snapshots and the audit chain take INSERT and SELECT; read models and API state also UPDATE
-    and DELETE. Run by the owner after migrating (again after an upgrade adds tables)."""
-    tables = [r[0] for r in conn.cursor(row_factory=tuple_row).execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename",
-                                         (schema,)).fetchall()]
-    append_only = [t for t in tables if t.endswith(("_events", "_snapshots")) or t in AUDIT_TABLES]
+    their snapshots, the audit chain and index take INSERT and SELECT; read models and API state also UPDATE
+    and DELETE. The event store keeps notification order with LOCK TABLE … IN EXCLUSIVE MODE, which
+    PostgreSQL grants only with UPDATE, DELETE or TRUNCATE: event tables get UPDATE for that lock alone,
+    and the trigger refuses every UPDATE by a role that does not own them. Run by the owner after
+    migrating (again after an upgrade adds tables)."""
+    tables = [r[0] for r in conn.cursor(row_factory=tuple_row).execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename", (schema,))]
+    events = [t for t in tables if t in {f"{c}_events" for c in contexts}]
+    append_only = [t for t in tables if t in events or t in {f"{c}_snapshots" for c in contexts}
+                   or t in (*AUDIT_TABLES, "audit_events")]
     read_models = [t for t in tables if t not in append_only]
     s, a, r = sql.Identifier(schema), sql.Identifier(api), sql.Identifier(auditor)
 
@@ -65,12 +71,15 @@ def roles(conn, schema: str, api: str, auditor: str) -> list[str]:
     statements = []
     for role in (a, r):
         statements += [
-            sql.SQL("DO $$ BEGIN CREATE ROLE {} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$").format(role),
+            sql.SQL("DO $$ BEGIN CREATE ROLE {} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+            .format(role),
             sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(s, role),
             sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(s, role),
             sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(s, role)]
     if append_only:
         statements.append(sql.SQL("GRANT INSERT ON {} TO {}").format(listed(append_only), a))
+    if events:
+        statements.append(sql.SQL("GRANT UPDATE ON {} TO {}").format(listed(events), a))  # for LOCK TABLE
     if read_models:
         statements.append(sql.SQL("GRANT INSERT, UPDATE, DELETE ON {} TO {}").format(listed(read_models), a))
     statements.append(sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(s, a))

@@ -211,8 +211,8 @@ def audit_verify(public_key: Annotated[Path | None, typer.Option(help="the Ed255
 @audit_app.command("keygen")
 def audit_keygen(private: Annotated[Path, typer.Option(help="where the signing key goes (mode 600)")]
                  = Path("audit-key.pem"),
-                 public: Annotated[Path, typer.Option(help="where the public key goes")] = Path("audit-key.pub.pem")
-                 ) -> None:
+                 public: Annotated[Path, typer.Option(help="where the public key goes")]
+                 = Path("audit-key.pub.pem")) -> None:
     """Make an Ed25519 key pair: the private key for LINLI_AUDIT_KEY_FILE, the public one for auditors."""
     import os
 
@@ -253,19 +253,21 @@ def db_roles(api: Annotated[str, typer.Option(help="the role the API and workers
     import psycopg
 
     from api.append_only import roles
+    from api.audit_store import APPLICATIONS
 
     settings = Settings()
     if not settings.postgres:
         raise typer.BadParameter("roles are for PostgreSQL (LINLI_DATABASE_URL)")
     with psycopg.connect(settings.database_url) as conn, conn.transaction():
-        statements = roles(conn, settings.database_schema, api, auditor)
+        statements = roles(conn, settings.database_schema, list(APPLICATIONS), api, auditor)
         for statement in statements:
             if dry_run:
                 print(statement + ";")
             else:
                 conn.execute(statement)
     if not dry_run:
-        console.print(f"{api}: INSERT and SELECT on history; {auditor}: SELECT only ({len(statements)} statements)")
+        console.print(f"{api}: INSERT and SELECT on history; {auditor}: SELECT only "
+                      f"({len(statements)} statements)")
 
 
 @audit_app.command("history")

@@ -13,7 +13,7 @@ class Settings(BaseSettings):
     database_schema: str = "public"
     data_dir: Path = Path("var")
     admin_token: SecretStr | None = None  # bootstrap admin bearer token
-    audit_key: SecretStr | None = None  # Ed25519 private key (PEM or base64) that signs checkpoints; never in the database
+    audit_key: SecretStr | None = None  # Ed25519 private key (PEM or base64): signs checkpoints; never in the DB
     audit_key_file: Path | None = None  # the same, read from a file
     audit_public_key_file: Path | None = None  # verifies checkpoints (derived from the private key when unset)
     audit_checkpoint_events: int = Field(1000, ge=1)  # a checkpoint at least every so many events ...

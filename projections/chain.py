@@ -14,7 +14,7 @@ The entry format is also what `linli audit export` writes and `projections.verif
 import hashlib
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from projections.db import Database, Tx
@@ -60,8 +60,9 @@ class AuditChain(View):
             PRIMARY KEY (context, position))""",
         """CREATE TABLE IF NOT EXISTS audit_checkpoints (
             context TEXT NOT NULL, seq BIGINT NOT NULL, position BIGINT NOT NULL, previous TEXT NOT NULL,
-            head TEXT NOT NULL, events BIGINT NOT NULL, every_events BIGINT NOT NULL, every_seconds BIGINT NOT NULL,
-            hash TEXT NOT NULL, signature TEXT NOT NULL, PRIMARY KEY (context, position))""",
+            head TEXT NOT NULL, events BIGINT NOT NULL, every_events BIGINT NOT NULL,
+            every_seconds BIGINT NOT NULL, hash TEXT NOT NULL, signature TEXT NOT NULL,
+            PRIMARY KEY (context, position))""",
     )
 
     def __init__(self, keys: AuditKeys | None = None):
@@ -105,8 +106,8 @@ class AuditChain(View):
             return None
         after = latest["position"] if latest else 0
         counted = tx.rows("SELECT COUNT(*) AS n, (SELECT at FROM audit_chain WHERE context = %s AND position > %s "
-                          "ORDER BY position LIMIT 1) AS started FROM audit_chain WHERE context = %s AND position > %s",
-                          (context, after, context, after))[0]
+                          "ORDER BY position LIMIT 1) AS started FROM audit_chain "
+                          "WHERE context = %s AND position > %s", (context, after, context, after))[0]
         started = datetime.fromisoformat(counted["started"]) if counted["started"] else None
         return _Tail(latest, counted["n"], started, head)
 
@@ -137,7 +138,8 @@ class AuditChain(View):
 
     def finish_batch(self, tx: Tx, context: str, position: int) -> None:
         """Write the batch's entries and the checkpoints that fell due in it."""
-        tx.executemany("INSERT INTO audit_chain (context, position, hash, at) VALUES (%s, %s, %s, %s)", self._entries)
+        tx.executemany("INSERT INTO audit_chain (context, position, hash, at) VALUES (%s, %s, %s, %s)",
+                       self._entries)
         tx.executemany(f"INSERT INTO audit_checkpoints ({', '.join(CHECKPOINT_COLUMNS)}) "
                        f"VALUES ({', '.join(['%s'] * len(CHECKPOINT_COLUMNS))})",
                        [tuple(cp[k] for k in CHECKPOINT_COLUMNS) for cp in self._checkpoints])
@@ -170,16 +172,17 @@ def notifications(app, batch: int = 1000) -> Iterator:
 
 
 def stored_bytes(notification) -> bytes:
+    """The stored bytes (a tampered row may hold text)."""
     state = notification.state
-    return bytes(state) if isinstance(state, bytes | bytearray | memoryview) else str(state).encode()  # tampered rows may be text
+    return bytes(state) if isinstance(state, bytes | bytearray | memoryview) else str(state).encode()
 
 
 def paged(db: Database, table: str, context: str, columns: str = "*", page: int = 5000) -> Iterator[dict]:
     """A table's rows of one context in position order, a page at a time (keyset paging)."""
     after = -1
     while True:
-        rows = db.rows(f"SELECT {columns} FROM {table} WHERE context = %s AND position > %s ORDER BY position LIMIT %s",
-                       (context, after, page))
+        rows = db.rows(f"SELECT {columns} FROM {table} WHERE context = %s AND position > %s "
+                       "ORDER BY position LIMIT %s", (context, after, page))
         yield from rows
         if len(rows) < page:
             return
@@ -187,8 +190,8 @@ def paged(db: Database, table: str, context: str, columns: str = "*", page: int 
 
 
 def checkpoints(db: Database, context: str) -> list[dict]:
-    return [as_checkpoint(r) for r in db.rows("SELECT * FROM audit_checkpoints WHERE context = %s ORDER BY seq, position",
-                                              (context,))]
+    rows = db.rows("SELECT * FROM audit_checkpoints WHERE context = %s ORDER BY seq, position", (context,))
+    return [as_checkpoint(r) for r in rows]
 
 
 def anchor(db: Database, contexts) -> dict:
@@ -212,142 +215,168 @@ def export(db: Database, contexts: dict, since: str | None, until: str | None) -
         previous = GENESIS
         for position, originator_id, version, topic, state in stored_entries(app):
             entry = chain.get(position)
-            inside = entry is not None and (since is None or entry["at"] >= since) and (until is None or entry["at"] <= until)
+            inside = entry is not None and (since is None or entry["at"] >= since) and (
+                until is None or entry["at"] <= until)
             if inside:
-                yield {"context": context, "position": position, "originator_id": originator_id, "version": version,
-                       "topic": topic, "at": entry["at"], "state": base64.b64encode(state).decode(),
+                yield {"context": context, "position": position, "originator_id": originator_id,
+                       "version": version, "topic": topic, "at": entry["at"],
+                       "state": base64.b64encode(state).decode(),
                        "prev_hash": previous, "hash": entry["hash"]}
                 if position in signed:
                     yield {"checkpoint": signed[position]}
             previous = entry["hash"] if entry else previous
 
 
-@dataclass
-class _Walk:
-    """One context's log as verification walks it."""
-
-    context: str
-    cadence: Cadence
-    findings: list[Finding] = field(default_factory=list)
-    kinds: set[str] = field(default_factory=set)
-
-    def find(self, kind: str, position: int | None, problem: str) -> None:
-        """The first finding of each kind: later ones of the same kind follow from it."""
-        if kind not in self.kinds:
-            self.kinds.add(kind)
-            self.findings.append(Finding(self.context, position, problem))
-
-
 def verify(db: Database, contexts: dict, keys: AuditKeys | None) -> list[Finding]:
-    """Recompute each context's chain from its event store and hold every checkpoint, the cadence
-    and the audit index against it. Reads only."""
-    from projections.audit import index_differences
-
+    """Recompute each context's chain from its event store and hold the stored chain, every
+    checkpoint, the cadence and the audit index against it. Reads only."""
     keys = keys or AuditKeys()
     findings = []
     for context, app in contexts.items():
-        walk = _Walk(context, keys.cadence)
-        signed = _valid_checkpoints(walk, checkpoints(db, context), keys)
-        enforce = keys.public is not None or bool(signed) or bool(walk.findings)
-        at_position = {cp["position"]: cp for cp in signed}
-        chain = paged(db, "audit_chain", context, "position, hash")
-        index = paged(db, "audit_events", context)
-        stored_chain = next(chain, None)
-        stored_index = next(index, None)
-        previous, count, segment, last_checkpoint = GENESIS, 0, [], None
-        for notification in notifications(app):
-            position = notification.id
-            previous = entry_hash(previous, position, str(notification.originator_id),
-                                  notification.originator_version, notification.topic, stored_bytes(notification))
-            count += 1
-            try:
-                event = app.mapper.to_domain_event(notification)
-            except Exception:  # noqa: BLE001 - a rewritten row may not decode; the chain names it
-                event = None
-            while stored_chain is not None and stored_chain["position"] < position:
-                walk.find("chain", stored_chain["position"], "an event recorded in the chain is missing from the store")
-                stored_chain = next(chain, None)
-            if stored_chain is not None and stored_chain["position"] == position:
-                if stored_chain["hash"] != previous:
-                    walk.find("chain", position, "the stored event no longer matches its chain entry")
-                stored_chain = next(chain, None)
-            elif stored_chain is not None:
-                walk.find("chain", position, "an event in the store was never chained")
-            while stored_index is not None and stored_index["position"] < position:
-                walk.find("index", stored_index["position"], "an audit index row has no event in the store")
-                stored_index = next(index, None)
-            if stored_index is not None and stored_index["position"] == position:
-                if event is not None and (diff := index_differences(stored_index, context, notification, event)):
-                    walk.find("index", position, f"the audit index differs from the event ({', '.join(diff)})")
-                stored_index = next(index, None)
-            segment.append(event.timestamp if event is not None else None)
-            checkpoint = at_position.pop(position, None)
-            if checkpoint is not None:
-                if checkpoint["head"] != previous:
-                    walk.find("checkpoint", position, f"history up to position {position} differs from signed "
-                                                      f"checkpoint {checkpoint['seq']}")
-                elif checkpoint["events"] != count:
-                    walk.find("checkpoint", position, f"checkpoint {checkpoint['seq']} counted {checkpoint['events']} "
-                                                      f"events up to position {position}; the store holds {count}")
-                if last_checkpoint is not None:
-                    _hold_cadence(walk, segment, _cadence_of(checkpoint), position, closed=True)
-                last_checkpoint, segment = checkpoint, []
-        for checkpoint in at_position.values():
-            walk.find("checkpoint", checkpoint["position"], f"checkpoint {checkpoint['seq']} signs position "
-                                                            f"{checkpoint['position']}, which the store no longer holds")
-        if stored_chain is not None:
-            walk.find("chain", stored_chain["position"], "an event recorded in the chain is missing from the store")
-        if enforce and segment:
-            cadence = _cadence_of(last_checkpoint) if last_checkpoint else keys.cadence
-            _hold_cadence(walk, segment, cadence, None, closed=False,
-                          since=f"checkpoint {last_checkpoint['seq']}" if last_checkpoint else "the first event")
-        findings.extend(walk.findings)
+        findings += _Verification(db, context, keys).run(app)
     return findings
+
+
+class _Verification:
+    """One context's log, walked once in order beside its chain, index and checkpoints."""
+
+    def __init__(self, db: Database, context: str, keys: AuditKeys):
+        self.db, self.context, self.keys = db, context, keys
+        self.findings: list[Finding] = []
+        self._kinds: set[str] = set()
+
+    def find(self, kind: str, position: int | None, problem: str) -> None:
+        """The first finding of each kind: later ones of the same kind follow from it."""
+        if kind not in self._kinds:
+            self._kinds.add(kind)
+            self.findings.append(Finding(self.context, position, problem))
+
+    def run(self, app) -> list[Finding]:
+        from projections.audit import index_differences
+
+        signed = self._valid_checkpoints(checkpoints(self.db, self.context))
+        enforce = self.keys.public is not None or bool(signed) or bool(self.findings)
+        due = {cp["position"]: cp for cp in signed}
+        chain = _Cursor(paged(self.db, "audit_chain", self.context, "position, hash"))
+        index = _Cursor(paged(self.db, "audit_events", self.context))
+        head, count, segment, last = GENESIS, 0, [], None
+        for n in notifications(app):
+            head = entry_hash(head, n.id, str(n.originator_id), n.originator_version, n.topic, stored_bytes(n))
+            count += 1
+            event = _decoded(app, n)
+            for orphan in chain.before(n.id):
+                self.find("chain", orphan["position"], "an event recorded in the chain is missing from the store")
+            entry = chain.at(n.id)
+            if entry is None and chain.current is not None:
+                self.find("chain", n.id, "an event in the store was never chained")
+            elif entry is not None and entry["hash"] != head:
+                self.find("chain", n.id, "the stored event no longer matches its chain entry")
+            for orphan in index.before(n.id):
+                self.find("index", orphan["position"], "an audit index row has no event in the store")
+            row = index.at(n.id)
+            if row is not None and event is not None and (diff := index_differences(row, self.context, n, event)):
+                self.find("index", n.id, f"the audit index differs from the event ({', '.join(diff)})")
+            segment.append(event.timestamp if event is not None else None)
+            checkpoint = due.pop(n.id, None)
+            if checkpoint is not None:
+                self._hold_checkpoint(checkpoint, head, count)
+                if last is not None:
+                    self._hold_cadence(segment, _cadence_of(checkpoint), f"before checkpoint {checkpoint['seq']}",
+                                       n.id, closed=True)
+                last, segment = checkpoint, []
+        for orphan in chain.rest():
+            self.find("chain", orphan["position"], "an event recorded in the chain is missing from the store")
+        for cp in due.values():
+            self.find("checkpoint", cp["position"],
+                      f"checkpoint {cp['seq']} signs position {cp['position']}, which the store no longer holds")
+        if enforce and segment:
+            where = f"after checkpoint {last['seq']}" if last else "from the first event"
+            self._hold_cadence(segment, _cadence_of(last) if last else self.keys.cadence, where, None, closed=False)
+        return self.findings
+
+    def _valid_checkpoints(self, rows: list[dict]) -> list[dict]:
+        """The checkpoints up to the first that is missing, out of order or badly signed."""
+        from projections.signing import digest
+
+        valid, previous = [], None
+        for cp in rows:
+            expected, seq = (previous["seq"] + 1 if previous else 1), cp["seq"]
+            problem = None
+            if seq != expected:
+                problem = (f"checkpoint {expected} is missing (the next one is {seq})" if seq > expected
+                           else f"checkpoint {seq} is out of order (repeated)")
+            elif cp["previous"] != (previous["hash"] if previous else GENESIS):
+                problem = (f"checkpoint {seq} does not follow checkpoint {expected - 1} "
+                           "(one was replaced or removed)")
+            elif previous is not None and cp["position"] <= previous["position"]:
+                problem = (f"checkpoint {seq} is out of order "
+                           f"(position {cp['position']} is not after {previous['position']})")
+            elif digest(cp) != cp["hash"]:
+                problem = f"checkpoint {seq}'s hash does not match what it states"
+            elif self.keys.public is not None and not well_signed(self.keys.public, cp):
+                problem = f"checkpoint {seq} is badly signed (not by this public key)"
+            if problem:
+                self.find("checkpoints", cp["position"], problem)
+                break
+            valid.append(cp)
+            previous = cp
+        return valid
+
+    def _hold_checkpoint(self, cp: dict, head: str, count: int) -> None:
+        position, seq = cp["position"], cp["seq"]
+        if cp["head"] != head:
+            self.find("checkpoint", position,
+                      f"history up to position {position} differs from signed checkpoint {seq}")
+        elif cp["events"] != count:
+            self.find("checkpoint", position,
+                      f"checkpoint {seq} counted {cp['events']} events up to position {position}; "
+                      f"the store holds {count}")
+
+    def _hold_cadence(self, segment: list, cadence: Cadence, where: str, position: int | None,
+                      closed: bool) -> None:
+        """A closed segment may hold `events` events, all but its last within `seconds` of its first;
+        the open tail after the newest valid checkpoint must stay under both. Else checkpoints are missing."""
+        limit = cadence.events if closed else cadence.events - 1
+        first, early = segment[0], (segment[:-1] if closed else segment)
+        spread = max(((t - first).total_seconds() for t in early if t is not None and first is not None),
+                     default=0)
+        if len(segment) > limit or spread >= cadence.seconds:
+            self.find("cadence", position,
+                      f"a checkpoint is missing: {len(segment)} events over {spread:.0f} s {where} "
+                      f"(the cadence is one every {cadence.events} events or {cadence.seconds} s)")
+
+
+class _Cursor:
+    """A position-ordered row stream, advanced alongside the log (a merge join)."""
+
+    def __init__(self, rows: Iterator[dict]):
+        self._rows = rows
+        self.current = next(rows, None)
+
+    def before(self, position: int) -> Iterator[dict]:
+        while self.current is not None and self.current["position"] < position:
+            yield self.current
+            self.current = next(self._rows, None)
+
+    def at(self, position: int) -> dict | None:
+        if self.current is None or self.current["position"] != position:
+            return None
+        row, self.current = self.current, next(self._rows, None)
+        return row
+
+    def rest(self) -> Iterator[dict]:
+        yield from self.before(2**63)
+
+
+def _decoded(app, notification):
+    try:
+        return app.mapper.to_domain_event(notification)
+    except Exception:  # noqa: BLE001 - a rewritten row may not decode; the chain names it
+        return None
 
 
 def _cadence_of(checkpoint: dict) -> Cadence:
     return Cadence(checkpoint["every_events"], checkpoint["every_seconds"])
-
-
-def _valid_checkpoints(walk: _Walk, rows: list[dict], keys: AuditKeys) -> list[dict]:
-    """The checkpoints up to the first that is missing, out of order or badly signed."""
-    from projections.signing import digest
-
-    valid, previous = [], None
-    for cp in rows:
-        expected = previous["seq"] + 1 if previous else 1
-        problem = None
-        if cp["seq"] != expected:
-            problem = (f"checkpoint {expected} is missing (the next one is {cp['seq']})" if cp["seq"] > expected
-                       else f"checkpoint {cp['seq']} is out of order (repeated)")
-        elif cp["previous"] != (previous["hash"] if previous else GENESIS):
-            problem = f"checkpoint {cp['seq']} does not follow checkpoint {expected - 1} (one was replaced or removed)"
-        elif previous is not None and cp["position"] <= previous["position"]:
-            problem = f"checkpoint {cp['seq']} is out of order (position {cp['position']} is not after {previous['position']})"
-        elif digest(cp) != cp["hash"]:
-            problem = f"checkpoint {cp['seq']}'s hash does not match what it states"
-        elif keys.public is not None and not well_signed(keys.public, cp):
-            problem = f"checkpoint {cp['seq']} is badly signed (not by this public key)"
-        if problem:
-            walk.find("checkpoints", cp["position"], problem)
-            break
-        valid.append(cp)
-        previous = cp
-    return valid
-
-
-def _hold_cadence(walk: _Walk, segment: list, cadence: Cadence, position: int | None, closed: bool,
-                  since: str = "") -> None:
-    """A closed segment may hold `events` events, and all but its last lie within `seconds` of its first;
-    the open tail after the newest valid checkpoint must stay under both (else checkpoints are missing)."""
-    limit = cadence.events if closed else cadence.events - 1
-    early = segment[:-1] if closed else segment
-    first = segment[0]
-    spread = max(((t - first).total_seconds() for t in early if t is not None and first is not None), default=0)
-    if len(segment) > limit or spread >= cadence.seconds:
-        where = f"before checkpoint at position {position}" if closed else f"after {since}"
-        walk.find("cadence", position, f"a checkpoint is missing: {len(segment)} events over {spread:.0f} s {where} "
-                                       f"(the cadence is one every {cadence.events} events or {cadence.seconds} s)")
 
 
 def hold_anchor(db: Database, published: dict, keys: AuditKeys | None) -> list[Finding]:
@@ -358,14 +387,14 @@ def hold_anchor(db: Database, published: dict, keys: AuditKeys | None) -> list[F
     for context, cp in published.get("checkpoints", {}).items():
         cp = {"format": FORMAT, **cp}
         if keys.public is not None and not well_signed(keys.public, cp):
-            findings.append(Finding(context, cp["position"], f"the anchor's checkpoint {cp['seq']} is not signed by "
-                                                             "this public key"))
+            findings.append(Finding(context, cp["position"],
+                                    f"the anchor's checkpoint {cp['seq']} is not signed by this public key"))
             continue
         rows = db.rows("SELECT * FROM audit_checkpoints WHERE context = %s AND seq = %s", (context, cp["seq"]))
         if not rows:
             findings.append(Finding(context, cp["position"], f"the store no longer holds anchored checkpoint "
-                                                             f"{cp['seq']} (history after it was cut off or removed)"))
+                                    f"{cp['seq']} (history after it was cut off or removed)"))
         elif as_checkpoint(rows[0])["hash"] != cp["hash"]:
-            findings.append(Finding(context, cp["position"], f"the store's checkpoint {cp['seq']} is not the anchored "
-                                                             "one (history was rewritten and signed again)"))
+            findings.append(Finding(context, cp["position"], f"the store's checkpoint {cp['seq']} is not the "
+                                    "anchored one (history was rewritten and signed again)"))
     return findings

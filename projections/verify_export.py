@@ -75,7 +75,8 @@ def ed25519_verify(public: bytes, message: bytes, signature: bytes) -> bool:
         return False
     h = int.from_bytes(hashlib.sha512(signature[:32] + public + message).digest(), "little") % L
     left, right = _times(s, BASE), _add(r, _times(h, a))
-    return (left[0] * right[2] - right[0] * left[2]) % P == 0 and (left[1] * right[2] - right[1] * left[2]) % P == 0
+    same_x = (left[0] * right[2] - right[0] * left[2]) % P == 0
+    return same_x and (left[1] * right[2] - right[1] * left[2]) % P == 0
 
 
 def public_key(pem: str) -> bytes:
@@ -108,7 +109,8 @@ def _checkpoint_problem(cp: dict, key: bytes | None, last_entry: dict | None, la
         if cp["previous"] != last_cp["hash"]:
             return "does not follow the previous checkpoint"
         if cp["events"] - last_cp["events"] != entries_since:
-            return f"counts {cp['events'] - last_cp['events']} events since the previous one; the export holds {entries_since}"
+            return (f"counts {cp['events'] - last_cp['events']} events since the previous one; "
+                    f"the export holds {entries_since}")
     elif last_cp is not None:
         return f"follows checkpoint {last_cp['seq']} (checkpoints between are missing)"
     return None

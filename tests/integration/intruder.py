@@ -70,4 +70,5 @@ class Intruder:
     def move_chain_back(self, context: str, before: int) -> None:
         """Forget the chain from a position on, and tell the projector it never got there."""
         self.views("DELETE FROM audit_chain WHERE context = %s AND position >= %s", (context, before))
-        self.views("UPDATE tracking SET position = %s WHERE view = 'audit_chain' AND context = %s", (before - 1, context))
+        self.views("UPDATE tracking SET position = %s WHERE view = 'audit_chain' AND context = %s",
+                   (before - 1, context))

@@ -10,7 +10,7 @@ from api.cli import app
 from tests.support import Api, new_system
 
 pytestmark = pytest.mark.postgres
-HISTORY = ("demands_events", "registry_events", "demands_snapshots", "audit_chain", "audit_checkpoints")
+HISTORY = ("demands_events", "registry_events", "demands_snapshots", "audit_chain", "audit_checkpoints", "audit_events")
 
 
 @pytest.fixture
@@ -67,14 +67,36 @@ def test_the_api_role_adds_to_history_and_reads_it_but_cannot_change_it(store, r
         conn.execute("INSERT INTO audit_chain (context, position, hash, at) VALUES ('probe', 1, 'h', 'now')")
         conn.execute("UPDATE tracking SET position = position")  # read models it keeps current
         for table in HISTORY:
-            for statement in (f"UPDATE {table} SET state = state" if table.endswith(("events", "snapshots"))
-                              else f"UPDATE {table} SET hash = hash", f"DELETE FROM {table}", f"TRUNCATE {table}"):
+            for statement in (f"UPDATE {table} SET position = position" if table.startswith("audit_")
+                              else f"UPDATE {table} SET state = state", f"DELETE FROM {table}", f"TRUNCATE {table}"):
                 assert refused(conn, statement), statement
     with as_role(url, auditor, schema) as conn:
         assert conn.execute("SELECT COUNT(*) FROM audit_checkpoints").fetchone() is not None
         assert refused(conn, "INSERT INTO tracking VALUES ('x', 'x', 1)")
         assert refused(conn, "INSERT INTO demands_events (originator_id, originator_version, topic, state) "
                              "VALUES (gen_random_uuid(), 1, 'probe', 'probe')")
+
+
+def test_the_api_role_records_commands_through_the_event_store(store, role):
+    from api.settings import Settings
+    from api.wiring import event_store_env
+    from domain.actors import Actor, Role
+    from workflows.engine import Meta
+    from workflows.registry import Registry
+
+    url, schema = store
+    api = role("api")
+    assert CliRunner().invoke(app, ["db", "roles", "--api", api, "--auditor", role("auditor")],
+                              env={"LINLI_DATABASE_URL": url, "LINLI_DATABASE_SCHEMA": schema}).exit_code == 0
+    settings = Settings(database_url=url.replace("root@", f"{api}@"), database_schema=schema, pool_size=1)
+    registry = Registry(env={**event_store_env(settings, "registry"), "CREATE_TABLE": "n"})  # the owner migrated
+    try:
+        before = registry.recorder.max_notification_id()
+        registry.register(Meta(Actor("admin", Role.ADMIN)), "grid", uuid.uuid4(), code="G-API", name="鼓楼网格",
+                          type="街区型", district="鼓楼区")
+        assert registry.recorder.max_notification_id() == before + 1
+    finally:
+        registry.close()
 
 
 def test_a_session_that_is_not_the_owner_cannot_switch_the_append_only_trigger_off(store, role):

@@ -64,7 +64,8 @@ def test_checkpoints_chain_and_fall_due_every_n_events(signed, key_pair):
     assert [(r["seq"], r["position"], r["events"]) for r in rows] == [(n, 4 * n, 4 * n) for n in range(1, 7)]
     assert [r["previous"] for r in rows[1:]] == [r["hash"] for r in rows[:-1]]
     public = load_public(key_pair[1])
-    assert verify(signed.system.db, signed.system.contexts, AuditKeys(public=public, cadence=Cadence(4, 3600))) == []
+    keys = AuditKeys(public=public, cadence=Cadence(4, 3600))
+    assert verify(signed.system.db, signed.system.contexts, keys) == []
     assert signed.ok(signed.get("/audit/verify", signed.admin)) == {"ok": True, "signed": True, "findings": []}
 
 
@@ -85,7 +86,8 @@ def test_a_checkpoint_falls_due_once_activity_has_run_t_seconds(backend, key_pai
 def test_the_signing_key_never_reaches_the_database(signed, key_pair):
     an_hour_served_then_more(signed)
     secret = load_private(key_pair[0]).private_bytes_raw()
-    dump = repr([signed.system.db.rows(f"SELECT * FROM {t}") for t in ("audit_chain", "audit_checkpoints", "tracking")])
+    tables = ("audit_chain", "audit_checkpoints", "tracking")
+    dump = repr([signed.system.db.rows(f"SELECT * FROM {t}") for t in tables])
     assert secret.hex() not in dump and key_pair[0].decode().splitlines()[1] not in dump
 
 
@@ -98,7 +100,8 @@ def test_a_rewrite_rechained_with_its_checkpoints_deleted_is_caught_as_missing_c
     intruder.delete_checkpoints("demands", position)
 
     found, unsigned = problems(signed), demands_events(signed) - 8
-    assert any(f"a checkpoint is missing: {unsigned} events" in p and "after checkpoint 2" in p for p in found), found
+    assert any(f"a checkpoint is missing: {unsigned} events" in p and "after checkpoint 2" in p
+               for p in found), found
 
 
 def test_a_live_server_does_not_sign_a_rewrite_whose_chain_was_moved_back(signed, caplog):
