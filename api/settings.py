@@ -30,6 +30,11 @@ class Settings(BaseSettings):
             raise ValueError("LINLI_ADMIN_TOKEN must be at least 16 characters")
         return token
 
+    @field_validator("audit_key_file", "audit_public_key_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, path):
+        return path or None
+
     @field_validator("database_url")
     @classmethod
     def _known_backend(cls, url: str | None) -> str | None:

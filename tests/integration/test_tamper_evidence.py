@@ -183,3 +183,18 @@ def test_forged_audit_index_rows_are_caught(signed):
 
     assert "the audit index differs from the event (actor_id)" in problems(signed)
     assert signed.ok(signed.get("/audit/verify", signed.admin))["ok"] is False
+
+
+def test_checkpoints_out_of_order_are_caught_even_when_well_signed(signed, key_pair):
+    an_hour_served_then_more(signed)
+    last = signed.system.db.rows("SELECT * FROM audit_checkpoints WHERE context = 'demands' ORDER BY seq DESC")[0]
+    earlier = seal(load_private(key_pair[0]), {**{k: last[k] for k in ("context", "events", "every_events",
+                                                                      "every_seconds", "head")},
+                                               "seq": last["seq"] + 1, "previous": last["hash"], "position": 2})
+    Intruder(signed.system).views(
+        "INSERT INTO audit_checkpoints (context, seq, position, previous, head, events, every_events, "
+        "every_seconds, hash, signature) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        tuple(earlier[k] for k in ("context", "seq", "position", "previous", "head", "events", "every_events",
+                                   "every_seconds", "hash", "signature")))
+
+    assert f"checkpoint 7 is out of order (position 2 is not after {last['position']})" in problems(signed)
