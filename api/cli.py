@@ -1,5 +1,6 @@
 """The `linli` command: serve, seed, tokens, workflows, projections, timers."""
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,9 +16,10 @@ tokens_app = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
 workflows_app = typer.Typer(help="Lifecycles as tables and diagrams.", no_args_is_help=True)
 projections_app = typer.Typer(help="Read models: status, run, retry and rebuild.", no_args_is_help=True)
 timers_app = typer.Typer(help="Deadlines: expiry and no-show.", no_args_is_help=True)
-audit_app = typer.Typer(help="Audit: verify, history, state, export.", no_args_is_help=True)
+db_app = typer.Typer(help="Database roles (PostgreSQL).", no_args_is_help=True)
+audit_app = typer.Typer(help="Audit: verify, anchor, keygen, history, state, export.", no_args_is_help=True)
 for sub, name in ((tokens_app, "tokens"), (workflows_app, "workflows"), (projections_app, "projections"),
-                  (timers_app, "timers"), (audit_app, "audit")):
+                  (timers_app, "timers"), (audit_app, "audit"), (db_app, "db")):
     app.add_typer(sub, name=name)
 console = Console()
 
@@ -234,22 +236,105 @@ def run_timers(interval: float = 30.0, once: bool = False) -> None:
         system.shutdown()
 
 
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute every context's hash chain from the event store; exit 1 naming the first mismatch."""
-    from projections.chain import verify
+def _read_only(public_key: Path | None = None):
+    """The stores opened for reading only (api.audit_store), with the public key to check against."""
+    from dataclasses import replace
 
-    system = _system()
+    from api.audit_store import ReadOnlyStore
+    from projections.signing import load_public
+
+    store = ReadOnlyStore(Settings())
+    if public_key is not None:
+        store.audit_key = replace(store.audit_key, public=load_public(public_key.read_bytes()))
+    return store
+
+
+@audit_app.command("verify")
+def audit_verify(public_key: Annotated[Path | None, typer.Option(help="the Ed25519 public key (PEM) to check "
+                                                                       "checkpoints with")] = None,
+                 anchor: Annotated[Path | None, typer.Option(help="a published anchor the store must still "
+                                                                   "hold and extend")] = None) -> None:
+    """Recompute every context's chain, checkpoints and audit index from the events, reading only;
+    exit 1 naming each problem."""
+    import json
+
+    from projections.chain import hold_anchor, verify
+
+    store = _read_only(public_key)
     try:
-        system.projector.catch_up()
-        findings = verify(system.db, system.contexts, system.audit_key)
+        findings = verify(store.db, store.contexts, store.audit_key)
+        if anchor is not None:
+            findings += hold_anchor(store.db, json.loads(anchor.read_text(encoding="utf-8")), store.audit_key)
     finally:
-        system.shutdown()
+        store.shutdown()
     for f in findings:
-        console.print(f"[red]{f.context}[/red] position {f.position}: {f.problem}")
+        console.print(f"[red]{f.context}[/red] position {f.position}: {f.problem}", highlight=False)
     if findings:
         raise typer.Exit(1)
-    console.print("history verifies" + ("" if system.audit_key else " (unsigned: LINLI_AUDIT_KEY is not set)"))
+    signed = store.audit_key.public is not None
+    console.print("history verifies" + ("" if signed else " (unsigned: no public key; pass --public-key)"))
+
+
+@audit_app.command("keygen")
+def audit_keygen(private: Annotated[Path, typer.Option(help="where the signing key goes (mode 600)")]
+                 = Path("audit-key.pem"),
+                 public: Annotated[Path, typer.Option(help="where the public key goes")]
+                 = Path("audit-key.pub.pem")) -> None:
+    """Make an Ed25519 key pair: the private key for LINLI_AUDIT_KEY_FILE, the public one for auditors."""
+    import os
+
+    from projections.signing import generate
+
+    for path in (private, public):
+        if path.exists():
+            raise typer.BadParameter(f"{path} exists; not overwriting a key")
+    private_pem, public_pem = generate()
+    descriptor = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(private_pem)
+    public.write_bytes(public_pem)
+    console.print(f"signing key: {private} (set LINLI_AUDIT_KEY_FILE; keep it out of the database)\n"
+                  f"public key: {public} (give it to auditors: linli audit verify --public-key {public})")
+
+
+@audit_app.command("anchor")
+def audit_anchor() -> None:
+    """Print the newest signed checkpoint of each context as JSON, to publish outside the database."""
+    import json
+
+    from projections.chain import anchor
+
+    store = _read_only()
+    try:
+        print(json.dumps(anchor(store.db, store.contexts), sort_keys=True))
+    finally:
+        store.shutdown()
+
+
+@db_app.command("roles")
+def db_roles(api: Annotated[str, typer.Option(help="the role the API and workers log in as")] = "linli_api",
+             auditor: Annotated[str, typer.Option(help="a role that may only read")] = "linli_auditor",
+             dry_run: Annotated[bool, typer.Option(help="print the SQL instead of running it")] = False) -> None:
+    """As the owner, after migrating: the API role may INSERT and SELECT history but never UPDATE,
+    DELETE or TRUNCATE it; the auditor role may only read. Set their passwords with ALTER ROLE."""
+    import psycopg
+
+    from api.append_only import roles
+    from api.audit_store import APPLICATIONS
+
+    settings = Settings()
+    if not settings.postgres:
+        raise typer.BadParameter("roles are for PostgreSQL (LINLI_DATABASE_URL)")
+    with psycopg.connect(settings.database_url) as conn, conn.transaction():
+        statements = roles(conn, settings.database_schema, list(APPLICATIONS), api, auditor)
+        for statement in statements:
+            if dry_run:
+                print(statement + ";")
+            else:
+                conn.execute(statement)
+    if not dry_run:
+        console.print(f"{api}: INSERT and SELECT on history; {auditor}: SELECT only "
+                      f"({len(statements)} statements)")
 
 
 @audit_app.command("history")
@@ -301,18 +386,17 @@ def audit_export(since: str | None = None, until: str | None = None,
 
         return iso(datetime.fromisoformat(value)) if value else None
 
-    system = _system()
+    store = _read_only()
     try:
-        system.projector.catch_up()
         stream = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115
         try:
-            for entry in export(system.db, system.contexts, bound(since), bound(until)):
+            for entry in export(store.db, store.contexts, bound(since), bound(until)):
                 stream.write(json.dumps(entry, ensure_ascii=False) + "\n")
         finally:
             if stream is not sys.stdout:
                 stream.close()
     finally:
-        system.shutdown()
+        store.shutdown()
 
 
 if __name__ == "__main__":

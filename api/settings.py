@@ -13,7 +13,11 @@ class Settings(BaseSettings):
     database_schema: str = "public"
     data_dir: Path = Path("var")
     admin_token: SecretStr | None = None  # bootstrap admin bearer token
-    audit_key: SecretStr | None = None  # signs audit checkpoints; never stored in the database
+    audit_key: SecretStr | None = None  # Ed25519 private key (PEM or base64): signs checkpoints; never in the DB
+    audit_key_file: Path | None = None  # the same, read from a file
+    audit_public_key_file: Path | None = None  # verifies checkpoints (derived from the private key when unset)
+    audit_checkpoint_events: int = Field(1000, ge=1)  # a checkpoint at least every so many events ...
+    audit_checkpoint_seconds: int = Field(300, ge=1)  # ... and every so many seconds of activity
     grace_minutes: int = Field(15, ge=0, le=1440)  # bounded, so start + grace stays inside the datetime window
     projections: Literal["inline", "worker"] = "inline"
     timer_interval_seconds: float = 30.0
@@ -32,12 +36,33 @@ class Settings(BaseSettings):
             raise ValueError("LINLI_ADMIN_TOKEN must be at least 16 characters")
         return token
 
+    @field_validator("audit_key_file", "audit_public_key_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, path):
+        return path or None
+
     @field_validator("database_url")
     @classmethod
     def _known_backend(cls, url: str | None) -> str | None:
         if url and not url.startswith(("postgresql://", "postgres://")):
             raise ValueError("LINLI_DATABASE_URL must be a postgresql:// URL (leave it unset for SQLite)")
         return url or None
+
+    def audit_keys(self):
+        """The signing key (if this process signs), the public key and the cadence (projections.signing)."""
+        from projections.signing import AuditKeys, Cadence, load_private, load_public
+
+        if self.audit_key and self.audit_key_file:
+            raise ValueError("set LINLI_AUDIT_KEY or LINLI_AUDIT_KEY_FILE, not both")
+        private = None
+        if self.audit_key:
+            private = load_private(self.audit_key.get_secret_value())
+        elif self.audit_key_file:
+            private = load_private(self.audit_key_file.read_bytes())
+        public = load_public(self.audit_public_key_file.read_bytes()) if self.audit_public_key_file else None
+        if private is not None and public is None:
+            public = private.public_key()
+        return AuditKeys(private, public, Cadence(self.audit_checkpoint_events, self.audit_checkpoint_seconds))
 
     @property
     def postgres(self) -> bool:

@@ -59,13 +59,15 @@ def event_store_env(settings: Settings, context: str) -> dict[str, str]:
     }
 
 
-def share_pool(app: Application, pool: ConnectionPool) -> None:
+def share_pool(app: Application, pool: ConnectionPool, create_tables: bool = True) -> None:
     """Point a context's event store at the process's one pool (the library built a pool of its
-    own from the env above, which is never opened), then create the context's tables."""
+    own from the env above, which is never opened), then create the context's tables unless the
+    store is only read (verification)."""
     app.recorder.datastore.pool = pool
-    app.recorder.create_table()
-    if app.snapshots is not None:
-        app.snapshots.recorder.create_table()
+    if create_tables:
+        app.recorder.create_table()
+        if app.snapshots is not None:
+            app.snapshots.recorder.create_table()
 
 
 def open_database(settings: Settings) -> Database:
@@ -83,7 +85,7 @@ class Linli:
         self.settings, self.clock = settings, clock or SystemClock()
         grace = timedelta(minutes=settings.grace_minutes)
         self.db = open_database(settings)
-        self.audit_key = settings.audit_key.get_secret_value().encode() if settings.audit_key else None
+        self.audit_key = settings.audit_keys()
         try:
             with self._startup_lock():
                 self.registry = Registry(env=event_store_env(settings, "registry"))

@@ -19,6 +19,25 @@ def to_json(value) -> str:
     return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
 
 
+COLUMNS = ("context", "position", "aggregate_id", "version", "type", "at", "actor_id", "actor_role", "correlation_id",
+           "causation_id", "reason", "data")
+
+
+def index_row(context: str, notification, event) -> dict:
+    """The index's row for one event (all but its number)."""
+    meta = getattr(event, "meta", None) or {}
+    return dict(zip(COLUMNS, (
+        context, notification.id, str(event.originator_id), event.originator_version, type(event).__qualname__,
+        iso(event.timestamp), meta.get("actor_id"), meta.get("actor_role"), meta.get("correlation_id"),
+        meta.get("causation_id"), meta.get("reason"), to_json(event_data(event))), strict=True))
+
+
+def index_differences(stored: dict, context: str, notification, event) -> list[str]:
+    """The columns where a stored index row disagrees with the event it indexes (verification)."""
+    expected = index_row(context, notification, event)
+    return [column for column in COLUMNS if stored[column] != expected[column]]
+
+
 class AuditIndex(View):
     name = "audit_index"
     tables = ("audit_events",)
@@ -31,6 +50,7 @@ class AuditIndex(View):
         "CREATE INDEX IF NOT EXISTS audit_events_actor ON audit_events (actor_id, seq)",
         "CREATE INDEX IF NOT EXISTS audit_events_type ON audit_events (type, seq)",
         "CREATE INDEX IF NOT EXISTS audit_events_at ON audit_events (at, seq)",
+        "CREATE INDEX IF NOT EXISTS audit_events_position ON audit_events (context, position)",
     )
 
     def __init__(self):
@@ -46,13 +66,8 @@ class AuditIndex(View):
         self._rows = []
 
     def record(self, notification, event, tx: Tx, context: str) -> None:
-        meta = getattr(event, "meta", None) or {}
         seq, self._next_seq = self._next_seq, self._next_seq + 1
-        self._rows.append(
-            (seq, context, notification.id, str(event.originator_id), event.originator_version,
-             type(event).__qualname__, iso(event.timestamp), meta.get("actor_id"), meta.get("actor_role"),
-             meta.get("correlation_id"), meta.get("causation_id"), meta.get("reason"), to_json(event_data(event))),
-        )
+        self._rows.append((seq, *index_row(context, notification, event).values()))
 
     def finish_batch(self, tx: Tx, context: str, position: int) -> None:
         """One multi-row write per batch."""

@@ -4,6 +4,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from projections.signing import generate
+
 
 def events_of(api, aggregate_id: str) -> list[dict]:
     return api.ok(api.get(f"/audit/aggregates/{aggregate_id}/history", api.admin))["events"]
@@ -105,7 +107,7 @@ def test_every_state_changing_route_refuses_the_auditor_and_changes_nothing(api)
               for method in methods if method in ("post", "put", "patch", "delete")]
     assert len(routes) >= 15
     for method, template in routes:
-        path = template.format(**{**ids, "record_id": demand["id"]})
+        path = template.format(**{**ids, "record_id": demand["id"], "token_id": demand["id"]})
         response = api.client.request(method, path, json={}, headers=auditor.headers)
         assert response.status_code == 403, (method, path, response.text)
     assert api.event_count() == before
@@ -117,7 +119,7 @@ def test_rewrites_of_history_are_detected_and_named(pg_url, pg_schema):
 
     from tests.support import Api, new_system
 
-    system = new_system(database_url=pg_url, database_schema=pg_schema, pool_size=2, audit_key="key-" + "k" * 28)
+    system = new_system(database_url=pg_url, database_schema=pg_schema, pool_size=2, audit_key=generate()[0].decode())
     try:
         with Api.serving(system) as api:
             owner = api.org()
@@ -154,7 +156,8 @@ def test_a_rewrite_of_events_and_chain_without_the_key_breaks_a_signed_checkpoin
     from projections.chain import GENESIS, entry_hash, stored_entries
     from tests.support import Api, new_system
 
-    system = new_system(database_url=pg_url, database_schema=pg_schema, pool_size=2, audit_key="key-" + "k" * 28)
+    system = new_system(database_url=pg_url, database_schema=pg_schema, pool_size=2, audit_key=generate()[0].decode(),
+                        audit_checkpoint_events=1)
     try:
         with Api.serving(system) as api:
             api.demand(api.org(), "open")
@@ -163,14 +166,14 @@ def test_a_rewrite_of_events_and_chain_without_the_key_breaks_a_signed_checkpoin
                 conn.execute(f"UPDATE {pg_schema}.demands_events SET state = convert_to(replace(convert_from("
                              "state, 'UTF8'), '\"needed\":2', '\"needed\":7'), 'UTF8') WHERE notification_id = 1")
             with psycopg.connect(pg_url, autocommit=True) as conn, conn.transaction():
+                conn.execute("SET LOCAL linli.allow_history_rewrite = 'on'")  # a superuser may
                 previous = GENESIS  # the forger recomputes the whole chain, but cannot sign it
                 for position, originator_id, version, topic, state in stored_entries(system.demands):
                     previous = entry_hash(previous, position, originator_id, version, topic, state)
                     conn.execute(f"UPDATE {pg_schema}.audit_chain SET hash = %s WHERE context = 'demands' "
                                  "AND position = %s", (previous, position))
             findings = api.ok(api.get("/audit/verify", api.admin))["findings"]
-            assert findings and findings[0]["context"] == "demands"
-            assert "checkpoint" in findings[0]["problem"]
+            assert any(f["context"] == "demands" and "checkpoint" in f["problem"] for f in findings), findings
     finally:
         system.shutdown()
 
