@@ -30,8 +30,5 @@ system-packages:  ## what pip cannot install: wrk, the load generator of `make b
 bench: $(STAMP) system-packages  ## claims in three shapes and the command mix under wrk, beside the CRUD peer
 	$(PY) -m bench
 
-system-packages:  ## Debian packages the bench needs
-	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
-
 clean:
 	rm -rf $(VENV) var
