@@ -154,6 +154,14 @@ def projections_status() -> None:
         system.shutdown()
 
 
+def _views(system, names: list[str] | None):
+    known = {v.name: v for v in system.projector.views}
+    unknown = sorted(set(names or ()) - set(known))
+    if unknown:
+        raise typer.BadParameter(f"no read model {', '.join(unknown)} (known: {', '.join(known)})")
+    return [known[n] for n in names] if names else None
+
+
 def _print_stops(stops) -> None:
     for s in stops:
         console.print(f"[red]{s.view}[/red] stopped at {s.context} position {s.position} ({s.event_type}, "
@@ -167,7 +175,7 @@ def projections_retry(name: Annotated[list[str] | None, typer.Option(help="only 
     """Resume read models stopped at an event they could not apply (after the fix); exit 1 if one stops again."""
     system = _system()
     try:
-        remaining = system.projector.retry([system.projector.view(n) for n in name] if name else None)
+        remaining = system.projector.retry(_views(system, name))
     finally:
         system.shutdown()
     _print_stops(remaining)
@@ -183,7 +191,7 @@ def projections_rebuild(name: Annotated[list[str] | None, typer.Option(help="onl
 
     system = _system()
     try:
-        views = [system.projector.view(n) for n in name] if name else None
+        views = _views(system, name)
         started = time.perf_counter()
         try:
             applied = system.projector.rebuild(views)

@@ -101,7 +101,7 @@ def test_every_state_changing_route_refuses_the_auditor_and_changes_nothing(api)
     venue, booking = api.booking_in("requested")
     item, request = api.service_request_in("submitted")
     ids = {"demand_id": demand["id"], "claim_id": claim["id"], "venue_id": venue["id"], "booking_id": booking["id"],
-           "item_id": item["id"], "request_id": request["id"], "trigger": "cancel"}
+           "item_id": item["id"], "request_id": request["id"], "trigger": "cancel", "token_id": "any-token"}
     before = api.event_count()
     routes = [(method.upper(), path) for path, methods in api.client.app.openapi()["paths"].items()
               for method in methods if method in ("post", "put", "patch", "delete")]

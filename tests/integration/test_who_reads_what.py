@@ -80,6 +80,7 @@ RULES = {
     "/departments/{department_id}/queue": readers(*STAFF, "dept", refused=403),
     "/audit/events": staff_only(), "/audit/aggregates/{aggregate_id}/history": staff_only(),
     "/audit/aggregates/{aggregate_id}/state": staff_only(), "/audit/verify": staff_only(),
+    "/auth/tokens": readers("admin", refused=403),
 }
 # lists every signed-in caller may ask for: whose rows each sees (the others see none)
 LISTED = {"/demands/{demand_id}/claims": ("claim", {*STAFF, "member", "owner"}),
