@@ -107,7 +107,7 @@ def test_every_state_changing_route_refuses_the_auditor_and_changes_nothing(api)
               for method in methods if method in ("post", "put", "patch", "delete")]
     assert len(routes) >= 15
     for method, template in routes:
-        path = template.format(**{**ids, "record_id": demand["id"], "token_id": demand["id"]})
+        path = template.format(**{**ids, "record_id": demand["id"]})
         response = api.client.request(method, path, json={}, headers=auditor.headers)
         assert response.status_code == 403, (method, path, response.text)
     assert api.event_count() == before
