@@ -149,3 +149,4 @@ def test_a_command_that_waits_past_the_limit_is_refused_and_never_runs():
     release.set()
     leader.join(timeout=10)
     assert lanes.submit("demand", "after") == "after"  # the lane is free again
+
