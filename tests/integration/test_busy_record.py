@@ -3,7 +3,6 @@
 from workflows.lanes import OverloadedError
 
 
-
 def test_a_busy_demand_answers_503_with_retry_after_and_changes_nothing(api, monkeypatch):
     owner, member = api.org(), api.member()
     demand = api.demand(owner, "open")
