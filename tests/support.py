@@ -54,6 +54,19 @@ def empty(system: Linli) -> None:
                 conn.execute(f'DELETE FROM "{table}"')
 
 
+class Unclosed:
+    """The test's system lent to a CLI command, which shuts down what it is given."""
+
+    def __init__(self, system):
+        self._system = system
+
+    def __getattr__(self, name):
+        return getattr(self._system, name)
+
+    def shutdown(self) -> None:
+        pass
+
+
 @dataclass
 class Party:
     """Someone holding a token: an organisation, a member, the operator."""

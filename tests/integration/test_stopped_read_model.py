@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from api import cli
 from domain.demand import Demand
 from projections.projector import View, ViewStoppedError
-from tests.support import Api, new_system
+from tests.support import Api, Unclosed, new_system
 
 POISON = "一个读模型处理不了的标题"
 
@@ -26,19 +26,6 @@ class Fragile(View):
             if self.broken and event.title == POISON:
                 raise ValueError("this title breaks the fragile view")
             tx.execute("INSERT INTO fragile (id, title) VALUES (%s, %s)", (str(event.originator_id), event.title))
-
-
-class Unclosed:
-    """The test's system lent to a CLI command, which shuts down what it is given."""
-
-    def __init__(self, system):
-        self._system = system
-
-    def __getattr__(self, name):
-        return getattr(self._system, name)
-
-    def shutdown(self) -> None:
-        pass
 
 
 @pytest.fixture

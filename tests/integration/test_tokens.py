@@ -9,20 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from api import cli
-from tests.support import Api, new_system
+from tests.support import Api, Unclosed, new_system
 
 LISTED = {"id", "role", "subject_id", "name", "created_at", "expires_at", "revoked_at", "revoke_reason"}
-
-
-class Unclosed:
-    def __init__(self, system):
-        self._system = system
-
-    def __getattr__(self, name):
-        return getattr(self._system, name)
-
-    def shutdown(self) -> None:
-        pass
 
 
 @pytest.fixture
