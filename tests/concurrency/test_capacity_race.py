@@ -20,8 +20,8 @@ The workers build their systems side by side on a schema whose tables the parent
 schema too.
 
 Pools stay small: PostgreSQL's connections (max_connections 100 by default) are shared with
-other suites. The parent uses pool_size=2; each worker uses pool_size=1 (with overflow 1: one or
-two connections per context plus the read-model pool), because its requests are sequential.
+other suites. The parent uses pool_size=2; each worker uses pool_size=1 (one connection for all its
+uses: docs/operations.md, "Connection budget"), because its requests are sequential.
 """
 import multiprocessing
 import queue

@@ -19,7 +19,7 @@ instant on one schema is a separate, known failure (see the last test here), and
 below are about bookings, not start-up.
 
 Pools stay small: PostgreSQL allows 100 connections and other suites share the server, so
-each worker runs with pool_size=1 (three event stores and a read-model pool ≈ 4 connections).
+each worker runs with pool_size=1 (one connection for its event stores and read models alike).
 """
 import multiprocessing
 import queue

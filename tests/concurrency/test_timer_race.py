@@ -14,7 +14,7 @@ deadlines read model is fed by the parent's projector):
 - 10 open demands with one confirmed claim each → the claim is a no-show; the demand's own
   expiry deadline does nothing while the claim is confirmed, and the demand expires once the
   no-show has left it with nobody confirmed (docs/decisions.md) — whichever loop gets there.
-Two spawned processes, each with its own system (own pools, own FakeClock, set past every
+Two spawned processes, each with its own system (own pool, own FakeClock, set past every
 deadline with `system.clock.set`), wait on one Barrier and run `timers.tick()` three times
 each. The parent then reads every context's notification log (the event store, not a read
 model) and counts per aggregate. The round is repeated on fresh aggregates 10 days later.
