@@ -34,8 +34,8 @@ from workflows.venues import Venues
 
 # Each process keeps recently used aggregates and, on every load, reads only the events stored
 # after the cached version (the library's fast-forward), so a demand with many claims is not
-# replayed for each command; commands get a deep copy. 5,000 aggregates stay well inside the
-# memory budget (docs/performance.md).
+# replayed for each command; a fast-forward replaces the cached object (workflows/context.py), and
+# commands get a copy. 5,000 aggregates stay well inside the memory budget (docs/performance.md).
 CACHE = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
 
 

@@ -175,16 +175,14 @@ class PostgresDatabase:
         if self.search_path:
             with self.transaction() as tx:
                 return tx.rows(sql, params)
-        for _ in range(self.pool.max_size):
+        for attempt in range(self.pool.max_size + 1):
             with self.pool.connection(timeout=READ_WAIT_SECONDS) as conn:
                 try:
                     return conn.execute(sql, tuple(params)).fetchall()
                 except psycopg.OperationalError:
-                    if not conn.broken:
+                    if not conn.broken or attempt == self.pool.max_size:
                         raise
                     # died with the server (an outage): the pool drops it; the read is run again
-        with self.pool.connection(timeout=READ_WAIT_SECONDS) as conn:
-            return conn.execute(sql, tuple(params)).fetchall()
 
     def vacuum(self, tables: Sequence[str], full: bool = False) -> None:
         """VACUUM [FULL] ANALYZE these tables of this schema (see Projector.compact); it cannot run

@@ -113,9 +113,6 @@ class Unit:
         self.aggregates[aggregate.id] = self.touched[aggregate.id] = aggregate
         return aggregate
 
-    def pending(self) -> int:
-        return sum(len(a._pending_events) for a in self.touched.values())
-
     def stamp(self, meta: Meta) -> list:
         """Put `meta` on the events emitted since the last stamp and return them in order."""
         new = []
@@ -188,10 +185,19 @@ class Engine:
         return Outcome(value, None, events)
 
     def peek(self, aggregate_id: UUID, kind: type[A]) -> A:
-        """The aggregate as the next command will find it (in a bulk batch, with the batch's
-        unsaved changes), for reading only: what names a command's lane."""
+        """Some version of the aggregate, for reading what never changes (what names a command's
+        lane): the bulk batch's unsaved one or the cached one when there (no round trip), else the
+        stored one."""
         if self._batch is not None and aggregate_id in self._batch.aggregates:
             return self._batch.get(aggregate_id, kind)
+        cache = self.app.repository.cache
+        if cache is not None:
+            try:
+                cached = cache.get(aggregate_id)
+            except KeyError:
+                cached = None
+            if isinstance(cached, kind):
+                return cached
         return load(self.app, aggregate_id, kind)
 
     def execute(self, meta: Meta, command: Callable[[Unit], T], key: UUID | None = None) -> Outcome[T]:

@@ -39,48 +39,43 @@ class Job:
         return self.result
 
 
-class _Lane:
-    def __init__(self):
-        self.waiting: deque[Job] = deque()
-
-
 class Lanes:
     def __init__(self, decide_and_save: Callable[[list[Job]], None], max_queued: int = 256,
                  max_wait: float = 5.0, max_batch: int = 64):
         self.decide_and_save = decide_and_save
         self.max_queued, self.max_wait, self.max_batch = max_queued, max_wait, max_batch
         self._lock = threading.Lock()
-        self._lanes: dict[Hashable, _Lane] = {}
+        self._lanes: dict[Hashable, deque[Job]] = {}  # the commands waiting, per key
 
     def submit(self, key: Hashable, run: object):
         """Queue `run` in the lane of `key`; its result (or its error) once its batch is saved."""
         job = Job(run)
         with self._lock:
-            lane = self._lanes.get(key)
-            if lane is None:
-                lane = self._lanes[key] = _Lane()
+            waiting = self._lanes.get(key)
+            if waiting is None:
+                waiting = self._lanes[key] = deque()
                 job.leads = True
-            elif len(lane.waiting) >= self.max_queued:
+            elif len(waiting) >= self.max_queued:
                 raise OverloadedError("too many commands are waiting on this record; try again shortly")
-            lane.waiting.append(job)
+            waiting.append(job)
         if not job.leads:
-            self._await_turn(key, lane, job)
+            self._await_turn(waiting, job)
         if not job.finished:
-            self._lead(key, lane)
+            self._lead(key, waiting)
         return job.answer()
 
-    def _await_turn(self, key: Hashable, lane: _Lane, job: Job) -> None:
+    def _await_turn(self, waiting: deque[Job], job: Job) -> None:
         if job.wake.wait(self.max_wait):
             return
         with self._lock:
-            if not job.leads and job in lane.waiting:
-                lane.waiting.remove(job)
+            if not job.leads and job in waiting:
+                waiting.remove(job)
                 raise OverloadedError("this record is busy; try again shortly")
         job.wake.wait()  # taken into a batch (or handed the lead) just as the wait ran out
 
-    def _lead(self, key: Hashable, lane: _Lane) -> None:
+    def _lead(self, key: Hashable, waiting: deque[Job]) -> None:
         with self._lock:
-            batch = [lane.waiting.popleft() for _ in range(min(self.max_batch, len(lane.waiting)))]
+            batch = [waiting.popleft() for _ in range(min(self.max_batch, len(waiting)))]
         try:
             self.decide_and_save(batch)
         except BaseException as error:  # noqa: BLE001 - every command of the batch hears of it
@@ -91,8 +86,8 @@ class Lanes:
             job.finished = True
             job.wake.set()
         with self._lock:
-            if lane.waiting:
-                following = lane.waiting[0]
+            if waiting:
+                following = waiting[0]
                 following.leads = True
                 following.wake.set()
             else:
