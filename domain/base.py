@@ -4,6 +4,8 @@
 Command methods check (table, guards, arguments) and then call a private `@event` applier
 that only assigns state, so replaying old events never re-checks today's rules.
 """
+import inspect
+import keyword
 from typing import ClassVar
 
 from eventsourcing.domain import Aggregate
@@ -32,6 +34,19 @@ class Record(Aggregate):
         if actor is None or self.lifecycle is None:
             return []
         return self.lifecycle.allowed(self.status, self.relations(actor))
+
+    def act(self, trigger: str, facts: dict) -> None:
+        """Fire a trigger of the table: the one dispatch path of every context. The command method
+        gets the facts it names (all of them if it takes **changes); a trigger that is a Python
+        keyword (`return`) is a method with a trailing underscore."""
+        assert self.lifecycle is not None
+        if trigger not in self.lifecycle.roles:
+            self._decide(trigger, facts["by"])  # raises: the table has no such trigger
+        method = getattr(self, f"{trigger}_" if keyword.iskeyword(trigger) else trigger)
+        params = inspect.signature(method).parameters
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            facts = {k: v for k, v in facts.items() if k in params}
+        method(**facts)
 
     def _decide(self, trigger: str, by: Actor) -> str:
         assert self.lifecycle is not None

@@ -11,7 +11,7 @@ from domain.demand import Demand
 from domain.errors import DomainError, ForbiddenError, NotFoundError
 from workflows.context import Context
 from workflows.clock import Clock, SystemClock
-from workflows.commands import check_trigger, dispatch
+from workflows.commands import check_trigger
 from workflows.engine import A, Engine, Meta, Outcome, Unit, check_version, load
 from workflows.policies import DEMAND_POLICIES
 
@@ -44,7 +44,7 @@ class Demands(Context):
         def command(unit: Unit) -> Demand:
             demand = self._visible(unit, demand_id, meta)
             check_version(demand, if_match)
-            dispatch(getattr(demand, trigger), {"by": meta.actor, "now": self.clock.now(), **fields})
+            demand.act(trigger, {**fields, "by": meta.actor, "now": self.clock.now()})
             return demand
 
         return self.engine.execute(meta, command, key=demand_id)

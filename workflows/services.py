@@ -1,6 +1,5 @@
 """The services context: items of the joint-action list and shared services, and the
 requests enterprises file under them, with the promised-time clock fired by timers."""
-import keyword
 from uuid import UUID
 
 from domain.errors import DomainError
@@ -10,13 +9,8 @@ from domain.service_request import LIFECYCLE as REQUEST_LIFECYCLE
 from domain.service_request import ServiceRequest
 from workflows.context import Context
 from workflows.clock import Clock, SystemClock
-from workflows.commands import check_trigger, dispatch
+from workflows.commands import check_trigger
 from workflows.engine import A, Engine, Meta, Outcome, Unit, check_version, load
-
-
-def _method(aggregate, trigger: str):
-    """Triggers that are Python keywords (`return`) are methods with a trailing underscore."""
-    return getattr(aggregate, f"{trigger}_" if keyword.iskeyword(trigger) else trigger)
 
 
 class Services(Context):
@@ -40,7 +34,7 @@ class Services(Context):
         def command(unit: Unit) -> ServiceItem:
             item = unit.get(item_id, ServiceItem)
             check_version(item, if_match)
-            dispatch(_method(item, trigger), {"by": meta.actor, "now": self.clock.now(), **fields})
+            item.act(trigger, {**fields, "by": meta.actor, "now": self.clock.now()})
             return item
 
         return self.engine.execute(meta, command)
@@ -63,7 +57,7 @@ class Services(Context):
         def command(unit: Unit) -> ServiceRequest:
             request = unit.get(request_id, ServiceRequest)
             check_version(request, if_match)
-            dispatch(_method(request, trigger), {"by": meta.actor, "now": self.clock.now(), **fields})
+            request.act(trigger, {**fields, "by": meta.actor, "now": self.clock.now()})
             return request
 
         return self.engine.execute(meta, command)

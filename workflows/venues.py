@@ -13,7 +13,7 @@ from domain.venue import Venue
 from domain.venue import LIFECYCLE as VENUE_LIFECYCLE
 from workflows.context import Context
 from workflows.clock import Clock, SystemClock
-from workflows.commands import check_trigger, dispatch
+from workflows.commands import check_trigger
 from workflows.engine import A, Engine, Meta, Outcome, Unit, check_version, load
 
 FIRES = {"booking.no_show": "no_show", "booking.expire": "expire", "booking.complete": "complete"}
@@ -54,7 +54,7 @@ class Venues(Context):
         def command(unit: Unit) -> Venue:
             venue = unit.get(venue_id, Venue)
             check_version(venue, if_match)
-            dispatch(getattr(venue, trigger), {"by": meta.actor, **fields})
+            venue.act(trigger, {**fields, "by": meta.actor})
             return venue
 
         return self.engine.execute(meta, command)
