@@ -9,11 +9,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import DomainError
-
-
-class SlotTakenError(DomainError):
-    pass
+from domain.errors import SlotTakenError
 
 
 def free_intervals(opens: datetime, closes: datetime,

@@ -13,7 +13,7 @@ from domain import bounds
 from domain.actors import Actor, Role
 from domain.base import Record, base_relations
 from domain.city import CITY_TZ
-from domain.errors import DomainError, ValidationError
+from domain.errors import BookingRuleError, ValidationError
 from domain.lifecycle import Lifecycle, row
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -24,14 +24,6 @@ LIFECYCLE = Lifecycle("venue", ["active", "suspended", "retired"], [
     row("resume",  "suspended",               "active",    {"owner", "admin"}),
     row("retire",  ["active", "suspended"],   "retired",   {"owner", "admin"}),
 ])
-
-
-class BookingRuleError(DomainError):
-    """A booking breaks one of the venue's rules; `rule` names it for the caller."""
-
-    def __init__(self, rule: str, detail: str):
-        super().__init__(detail)
-        self.rule = rule
 
 
 def relations(actor: Actor, organisation_id: str) -> set[str]:

@@ -22,7 +22,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain.actors import SYSTEM, Actor
-from domain.errors import DomainError, NotFoundError, StaleVersionError
+from domain.errors import ConcurrencyError, DomainError, NotFoundError, StaleVersionError
 from workflows.committer import Committer
 from workflows.lanes import Job, Lanes
 
@@ -30,10 +30,6 @@ T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
 MAX_ATTEMPTS = 60
 MAX_POLICY_STEPS = 10_000
-
-
-class ConcurrencyError(DomainError):
-    """The aggregate kept changing under us for every attempt."""
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from domain import booking, reserving, venue
 from domain.actors import SYSTEM, Actor, Role
 from domain.booking import Booking
 from domain.city import CITY_TZ
-from domain.errors import GuardFailedError, ValidationError
-from domain.schedule import SlotTakenError, VenueDay, day_id
+from domain.errors import GuardFailedError, SlotTakenError, ValidationError
+from domain.schedule import VenueDay, day_id
 from domain.venue import Venue
 from tests.domain.spec import GRACE, NOBODY, NOW, Book, e, given_event
 
