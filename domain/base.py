@@ -1,12 +1,14 @@
-"""What every Linli aggregate shares: a lifecycle table, relations of an actor to it, and
-`allowed_actions` for representations.
+"""What every Linli aggregate shares: events that declare their metadata, a lifecycle table,
+relations of an actor to it, and `allowed_actions` for representations.
 
-Command methods check (table, guards, arguments) and then call a private `@event` applier
-that only assigns state, so replaying old events never re-checks today's rules.
+Command methods check (table, guards, arguments) and then record an event whose applier only
+assigns state, so replaying old events never re-checks today's rules. A move that changes the
+status alone is a `Record.Moved`, with the one applier they all share.
 """
+import dataclasses
 import inspect
 import keyword
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from eventsourcing.domain import Aggregate
 
@@ -23,8 +25,30 @@ def base_relations(actor: Actor) -> set[str]:
     return set()
 
 
-class Record(Aggregate):
+class Stamped(Aggregate):
+    """An aggregate whose every event declares `meta`: who, why and in answer to what. The engine
+    stamps it on each new event before saving (workflows/engine.py); it is None only until then."""
+
+    class Event(Aggregate.Event):
+        meta: dict | None = dataclasses.field(default=None, kw_only=True)
+
+        def stamped(self, meta: dict) -> Any:
+            return dataclasses.replace(self, meta=meta)
+
+    class Created(Event, Aggregate.Created):
+        pass
+
+
+class Record(Stamped):
     lifecycle: ClassVar[Lifecycle | None] = None
+
+    class Moved(Stamped.Event):
+        """A move of the table that changes the status alone (submitted, confirmed, ...)."""
+
+        status: str
+
+        def apply(self, aggregate: "Record") -> None:
+            aggregate.status = self.status
 
     def relations(self, actor: Actor) -> set[str]:
         """The words of the lifecycle table that describe this actor here (owner, admin, ...)."""

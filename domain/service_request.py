@@ -143,7 +143,7 @@ class ServiceRequest(Record):
         self._transferred(department_id=department_id, reason=reason)
 
     def start(self, by: Actor) -> None:
-        self._started(status=self._decide("start", by))
+        self.trigger_event(self.Started, status=self._decide("start", by))
 
     def await_applicant(self, by: Actor, now: datetime, reason: str | None = None) -> None:
         status = self._decide("await_applicant", by)
@@ -238,12 +238,8 @@ class ServiceRequest(Record):
     def _transferred(self, department_id: str, reason: str | None) -> None:
         self.handler_role, self.handler_id = "dept", department_id
 
-    class Started(Record.Event):
-        status: str
-
-    @event(Started)
-    def _started(self, status: str) -> None:
-        self.status = status
+    class Started(Record.Moved):
+        pass
 
     class Paused(Record.Event):
         """Awaiting the applicant: the clock stands still; `reason` tells the applicant what is asked for."""

@@ -85,7 +85,6 @@ class Unit:
         self.aggregates: dict[UUID, Aggregate] = {}
         self.touched: dict[UUID, Aggregate] = {}  # by the current command (a batch holds many commands)
         self.known_new: Callable[[UUID], bool] | None = None  # bulk load into an empty store: skip lookups
-        self._stamped: set[int] = set()
 
     def get(self, aggregate_id: UUID | str, kind: type[A]) -> A:
         aggregate_id = aggregate_id if isinstance(aggregate_id, UUID) else UUID(aggregate_id)
@@ -113,11 +112,11 @@ class Unit:
         """Put `meta` on the events emitted since the last stamp and return them in order."""
         new = []
         for aggregate in self.touched.values():
-            for event in aggregate._pending_events:
-                if id(event) not in self._stamped:
-                    self._stamped.add(id(event))
-                    object.__setattr__(event, "meta", meta.as_dict())
-                    new.append(event)
+            pending = aggregate._pending_events
+            for n, event in enumerate(pending):
+                if event.meta is None:
+                    pending[n] = event.stamped(meta.as_dict())
+                    new.append(pending[n])
         return new
 
 
