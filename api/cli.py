@@ -69,8 +69,7 @@ def seed(scale: Annotated[str, typer.Option(help="a fraction of Fuzhou, or 'fuzh
                 return lambda: progress.advance(task)
 
             seeder.run(stage)
-            task = progress.add_task("读模型 read models", total=None)
-            system.projector.catch_up()
+            task = progress.add_task("读模型 read models", total=None)  # projected as each stage committed
             system.projector.compact()
             progress.update(task, total=1, completed=1)
         events = sum(a.recorder.max_notification_id() or 0 for a in system.contexts.values())

@@ -24,6 +24,7 @@ from projections.service_records import ServiceRecords
 from projections.services import ServiceCatalogue
 from projections.stats import Stats
 from projections.venues import VenueDirectory
+from workflows.after_commit import AfterCommit
 from workflows.clock import Clock, SystemClock
 from workflows.demands import Demands
 from workflows.registry import Registry
@@ -108,8 +109,11 @@ class Linli:
         except BaseException:
             self.db.close()  # a process that could not start keeps no connection open
             raise
+        self.after_commit = AfterCommit(self.project)
+        for app in self.contexts.values():
+            app.engine.after_commit = self.after_commit
         self.timers = Timers({"demands": self.demands, "venues": self.venues, "services": self.services},
-                             DueDeadlines(self.db), self.clock, after=self.project)
+                             DueDeadlines(self.db), self.clock, self.after_commit)
 
     @contextmanager
     def _startup_lock(self) -> Iterator[None]:
@@ -138,7 +142,8 @@ class Linli:
         return not self.settings.postgres or self.settings.projections == "inline"
 
     def project(self) -> None:
-        """Read-your-writes: apply new events to the read models right after a command."""
+        """Read-your-writes: the after-commit hook every engine runs, applying new events to the
+        read models right after a command (inline mode; in worker mode the worker does it)."""
         if self.inline:
             self.projector.catch_up()
 

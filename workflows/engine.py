@@ -23,6 +23,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.actors import SYSTEM, Actor
 from domain.errors import ConcurrencyError, DomainError, NotFoundError, StaleVersionError
+from workflows.after_commit import AfterCommit
 from workflows.committer import Committer
 from workflows.lanes import Job, Lanes
 
@@ -131,6 +132,7 @@ Policy = Callable[[Unit, object], None]
 class Engine:
     def __init__(self, app: Application, policies: Sequence[Policy] = ()):
         self.app, self.policies = app, tuple(policies)
+        self.after_commit = AfterCommit()  # the wiring installs the process's shared hooks
         self.committer = Committer(app)
         self.lanes = Lanes(self._decide_and_save)
         self._batch: Unit | None = None
@@ -143,12 +145,13 @@ class Engine:
         `size` aggregates per transaction. For a single writer only; a command that fails must
         fail before it emits (as every command here checks first), or the batch is abandoned.
         Into an empty store, an id this batch has not saved is known not to exist, which spares
-        a lookup per create."""
+        a lookup per create. The after-commit hooks run once, at the end."""
         self._saved: set[UUID] | None = set() if into_empty_store else None
         self._batch, self._batch_size = self._new_batch_unit(Meta(SYSTEM)), size
         try:
-            yield
-            self._flush()
+            with self.after_commit.held():
+                yield
+                self._flush()
         finally:
             self._batch = None
 
@@ -196,16 +199,19 @@ class Engine:
         return load(self.app, aggregate_id, kind)
 
     def execute(self, meta: Meta, command: Callable[[Unit], T], key: UUID | None = None) -> Outcome[T]:
-        """Run `command` and save what it emitted. Commands with the same `key` (the aggregate
-        they contend on, e.g. the demand of a claim) take turns in its lane and are decided and
-        saved together (lanes.py); the others are decided alone."""
+        """Run `command`, save what it emitted, then run the after-commit hooks. Commands with the
+        same `key` (the aggregate they contend on, e.g. the demand of a claim) take turns in its
+        lane and are decided and saved together (lanes.py); the others are decided alone."""
         if self._batch is not None:
             return self._execute_in_batch(meta, command)
         if key is None:
             job = Job((meta, command))
             self._decide_and_save([job])
-            return job.answer()
-        return self.lanes.submit(key, (meta, command))
+            outcome = job.answer()
+        else:
+            outcome = self.lanes.submit(key, (meta, command))
+        self.after_commit.run()
+        return outcome
 
     def _decide_and_save(self, jobs: list[Job]) -> None:
         """Decide the commands in order on one fresh unit and save what they emitted in one
