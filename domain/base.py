@@ -2,8 +2,9 @@
 relations of an actor to it, and `allowed_actions` for representations.
 
 Command methods check (table, guards, arguments) and then record an event whose applier only
-assigns state, so replaying old events never re-checks today's rules. A move that changes the
-status alone is a `Record.Moved`, with the one applier they all share.
+assigns state, so replaying old events never re-checks today's rules. The moves of the tables
+share three appliers: `Record.Moved` (the status alone), `Record.Reasoned` (with its reason) and
+`Record.Cleared` (clearing the last reason).
 """
 import dataclasses
 import inspect
@@ -49,6 +50,20 @@ class Record(Stamped):
 
         def apply(self, aggregate: "Record") -> None:
             aggregate.status = self.status
+
+    class Reasoned(Moved):
+        """A move that records why (a rejection, a withdrawal, a suspension...)."""
+
+        reason: str | None
+
+        def apply(self, aggregate: "Record") -> None:
+            aggregate.status, aggregate.reason = self.status, self.reason
+
+    class Cleared(Moved):
+        """A move that leaves the last reason behind (approved, resumed, resubmitted...)."""
+
+        def apply(self, aggregate: "Record") -> None:
+            aggregate.status, aggregate.reason = self.status, None
 
     def relations(self, actor: Actor) -> set[str]:
         """The words of the lifecycle table that describe this actor here (owner, admin, ...)."""

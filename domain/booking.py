@@ -69,7 +69,7 @@ class Booking(Record):
 
     def reject(self, by: Actor, reason: str | None = None) -> None:
         status = self._decide("reject", by)
-        self._rejected(status=status, reason=require_reason(reason))
+        self.trigger_event(self.Rejected, status=status, reason=require_reason(reason))
 
     def cancel(self, by: Actor, now: datetime, lock_hours: int, reason: str | None = None) -> None:
         status = self._decide("cancel", by)
@@ -79,7 +79,7 @@ class Booking(Record):
         else:
             self._guard(now < self.starts_at - timedelta(hours=lock_hours), "cancel", by,
                         f"bookings cannot be cancelled by the requester within {lock_hours} hours of the start")
-        self._cancelled(status=status, was=self.status, reason=reason)
+        self.trigger_event(self.Cancelled, status=status, was=self.status, reason=reason)
 
     def check_in(self, by: Actor, now: datetime, grace: timedelta) -> None:
         status = self._decide("check_in", by)
@@ -107,22 +107,11 @@ class Booking(Record):
     class Approved(Record.Moved):
         pass
 
-    class Rejected(Record.Event):
-        status: str
-        reason: str
+    class Rejected(Record.Reasoned):
+        pass
 
-    @event(Rejected)
-    def _rejected(self, status: str, reason: str) -> None:
-        self.status, self.reason = status, reason
-
-    class Cancelled(Record.Event):
-        status: str
+    class Cancelled(Record.Reasoned):
         was: str
-        reason: str | None
-
-    @event(Cancelled)
-    def _cancelled(self, status: str, was: str, reason: str | None) -> None:
-        self.status, self.reason = status, reason
 
     class CheckedIn(Record.Moved):
         pass

@@ -75,10 +75,10 @@ class Claim(Record):
 
     def decline(self, by: Actor, reason: str | None = None) -> None:
         status = self._decide("decline", by)
-        self._declined(status=status, reason=require_reason(reason))
+        self.trigger_event(self.Declined, status=status, reason=require_reason(reason))
 
     def cancel(self, by: Actor, reason: str | None = None) -> None:
-        self._cancelled(status=self._decide("cancel", by), was=self.status, reason=reason)
+        self.trigger_event(self.Cancelled, status=self._decide("cancel", by), was=self.status, reason=reason)
 
     def check_in(self, by: Actor, demand_status: str) -> None:
         status = self._decide("check_in", by)
@@ -107,22 +107,11 @@ class Claim(Record):
     class Waitlisted(Record.Moved):
         pass
 
-    class Declined(Record.Event):
-        status: str
-        reason: str
+    class Declined(Record.Reasoned):
+        pass
 
-    @event(Declined)
-    def _declined(self, status: str, reason: str) -> None:
-        self.status, self.reason = status, reason
-
-    class Cancelled(Record.Event):
-        status: str
+    class Cancelled(Record.Reasoned):
         was: str
-        reason: str | None
-
-    @event(Cancelled)
-    def _cancelled(self, status: str, was: str, reason: str | None) -> None:
-        self.status, self.reason = status, reason
 
     class CheckedIn(Record.Moved):
         pass

@@ -158,11 +158,11 @@ class Demand(Record):
         self.trigger_event(self.Submitted, status=self._decide("submit", by))
 
     def approve(self, by: Actor) -> None:
-        self._approved(status=self._decide("approve", by))
+        self.trigger_event(self.Approved, status=self._decide("approve", by))
 
     def reject(self, by: Actor, reason: str | None = None) -> None:
         status = self._decide("reject", by)
-        self._rejected(status=status, reason=require_reason(reason))
+        self.trigger_event(self.Rejected, status=status, reason=require_reason(reason))
 
     def fill(self, by: Actor) -> None:
         self.trigger_event(self.Filled, status=self._decide("fill", by))
@@ -187,7 +187,7 @@ class Demand(Record):
 
     def withdraw(self, by: Actor, reason: str | None = None) -> None:
         status = self._decide("withdraw", by)
-        self._withdrawn(status=status, reason=require_reason(reason))
+        self.trigger_event(self.Withdrawn, status=status, reason=require_reason(reason))
 
     def expire(self, by: Actor, now: datetime) -> None:
         status = self._decide("expire", by)
@@ -219,20 +219,11 @@ class Demand(Record):
     class Submitted(Record.Moved):
         pass
 
-    class Approved(Record.Event):
-        status: str
+    class Approved(Record.Cleared):
+        pass
 
-    @event(Approved)
-    def _approved(self, status: str) -> None:
-        self.status, self.reason = status, None
-
-    class Rejected(Record.Event):
-        status: str
-        reason: str
-
-    @event(Rejected)
-    def _rejected(self, status: str, reason: str) -> None:
-        self.status, self.reason = status, reason
+    class Rejected(Record.Reasoned):
+        pass
 
     class Filled(Record.Moved):
         pass
@@ -255,13 +246,8 @@ class Demand(Record):
     def _closed(self, status: str, rating: int, feedback: str | None) -> None:
         self.status, self.rating, self.feedback = status, rating, feedback
 
-    class Withdrawn(Record.Event):
-        status: str
-        reason: str
-
-    @event(Withdrawn)
-    def _withdrawn(self, status: str, reason: str) -> None:
-        self.status, self.reason = status, reason
+    class Withdrawn(Record.Reasoned):
+        pass
 
     class Expired(Record.Moved):
         pass

@@ -119,7 +119,7 @@ class ServiceRequest(Record):
     # -- commands -------------------------------------------------------------------------------
     def return_(self, by: Actor, reason: str | None = None) -> None:
         status = self._decide("return", by)
-        self._returned(status=status, reason=require_reason(reason))
+        self.trigger_event(self.Returned, status=status, reason=require_reason(reason))
 
     def resubmit(self, by: Actor, detail: str | None = None) -> None:
         status = self._decide("resubmit", by)
@@ -132,7 +132,7 @@ class ServiceRequest(Record):
 
     def not_accept(self, by: Actor, reason: str | None = None) -> None:
         status = self._decide("not_accept", by)
-        self._not_accepted(status=status, reason=require_reason(reason))
+        self.trigger_event(self.NotAccepted, status=status, reason=require_reason(reason))
 
     def transfer(self, by: Actor, department_id: str | None = None, reason: str | None = None) -> None:
         self._decide("transfer", by)
@@ -198,13 +198,8 @@ class ServiceRequest(Record):
         self._sla_breached(used=self.used(now))
 
     # -- events ---------------------------------------------------------------------------------
-    class Returned(Record.Event):
-        status: str
-        reason: str
-
-    @event(Returned)
-    def _returned(self, status: str, reason: str) -> None:
-        self.status, self.reason = status, reason
+    class Returned(Record.Reasoned):
+        pass
 
     class Resubmitted(Record.Event):
         status: str
@@ -222,13 +217,8 @@ class ServiceRequest(Record):
     def _accepted(self, status: str, at: datetime) -> None:
         self.status, self.accepted_at, self.running_since = status, at, at
 
-    class NotAccepted(Record.Event):
-        status: str
-        reason: str
-
-    @event(NotAccepted)
-    def _not_accepted(self, status: str, reason: str) -> None:
-        self.status, self.reason = status, reason
+    class NotAccepted(Record.Reasoned):
+        pass
 
     class Transferred(Record.Event):
         department_id: str

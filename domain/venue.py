@@ -130,33 +130,19 @@ class Venue(Record):
 
     # -- commands -----------------------------------------------------------------------------
     def suspend(self, by: Actor, reason: str | None = None) -> None:
-        self._suspended(status=self._decide("suspend", by), reason=reason)
+        self.trigger_event(self.Suspended, status=self._decide("suspend", by), reason=reason)
 
     def resume(self, by: Actor) -> None:
-        self._resumed(status=self._decide("resume", by))
+        self.trigger_event(self.Resumed, status=self._decide("resume", by))
 
     def retire(self, by: Actor, reason: str | None = None) -> None:
-        self._retired(status=self._decide("retire", by), reason=reason)
+        self.trigger_event(self.Retired, status=self._decide("retire", by), reason=reason)
 
-    class Suspended(Record.Event):
-        status: str
-        reason: str | None
+    class Suspended(Record.Reasoned):
+        pass
 
-    @event(Suspended)
-    def _suspended(self, status: str, reason: str | None) -> None:
-        self.status, self.reason = status, reason
+    class Resumed(Record.Cleared):
+        pass
 
-    class Resumed(Record.Event):
-        status: str
-
-    @event(Resumed)
-    def _resumed(self, status: str) -> None:
-        self.status, self.reason = status, None
-
-    class Retired(Record.Event):
-        status: str
-        reason: str | None
-
-    @event(Retired)
-    def _retired(self, status: str, reason: str | None) -> None:
-        self.status, self.reason = status, reason
+    class Retired(Record.Reasoned):
+        pass

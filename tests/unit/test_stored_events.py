@@ -88,7 +88,7 @@ def event_classes() -> dict[str, type]:
             if isinstance(aggregate, type) and issubclass(aggregate, Stamped) and aggregate.__module__ == module.__name__:
                 for name, value in vars(aggregate).items():
                     if isinstance(value, type) and issubclass(value, CanMutateAggregate) and name not in (
-                            "Event", "Created", "Moved"):  # bases, never recorded
+                            "Event", "Created", "Moved", "Reasoned", "Cleared"):  # bases, never recorded
                         found[get_topic(value)] = value
     return found
 
