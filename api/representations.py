@@ -111,6 +111,15 @@ def sla_standing(promised_days: int, consumed: float, running_since: datetime | 
             "overdue": remaining is not None and remaining < 0}
 
 
+def queue_row(r: dict, now: datetime) -> dict:
+    """A row of a department's queue, with its SLA standing now."""
+    return {"id": r["id"], "item_id": r["item_id"], "applicant_id": r["applicant_id"], "subject": r["subject"],
+            "status": r["status"], "version": r["version"], "promised_days": r["promised_days"],
+            **sla_standing(r["promised_days"], r["consumed"],
+                           datetime.fromisoformat(r["running_since"]) if r["running_since"] else None,
+                           bool(r["accepted"]), bool(r["stopped"]), bool(r["warned"]), bool(r["breached"]), now)}
+
+
 def demand_row(row: dict, actor: Actor | None) -> dict:
     relations = demand_model.relations(actor, row["organisation_id"]) if actor else set()
     return {**row, "auto_confirm": bool(row["auto_confirm"]),

@@ -2,11 +2,13 @@
 from functools import singledispatchmethod
 
 from domain.claim import Claim
-from domain.demand import SEATED, Demand
-from projections.db import Tx
+from domain.demand import PUBLIC_STATES, SEATED, Demand
+from projections.db import Database, Tx
+from projections.paging import Found, Where, page
 from projections.projector import View, iso, touch
 
 SEATED_SQL = ", ".join(f"'{s}'" for s in SEATED)
+PUBLIC_SQL = ", ".join(f"'{s}'" for s in PUBLIC_STATES)
 
 
 DEMAND_CARRIES = ("status", "reason", "rating", "feedback")  # the demand fields its events may change
@@ -110,3 +112,27 @@ class DemandBoard(View):
         if claim_id not in self._demand_of:
             self._demand_of[claim_id] = tx.rows("SELECT demand_id FROM claims WHERE id = %s", (claim_id,))[0]["demand_id"]
         self._recount.add(self._demand_of[claim_id])
+
+
+class BoardQueries:
+    """What the demands application reads from the board and the claims."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def search(self, status: str | None, grid: str | None, category: str | None, q: str | None,
+               own: str | None, number: int, size: int) -> Found:
+        """`own`: None for every demand; else the public ones and those of that organisation."""
+        where = Where().equal((("status", status), ("grid_id", grid), ("category", category)))
+        if q:
+            where.add("(title LIKE %s OR description LIKE %s)", f"%{q}%", f"%{q}%")
+        if own is not None:
+            where.add(f"(status IN ({PUBLIC_SQL}) OR organisation_id = %s)", own)
+        return page(self.db, "demand_board", where, "created_at DESC, id", number, size)
+
+    def claims(self, demand_id: str, claimant: tuple[str, str] | None, number: int, size: int) -> Found:
+        """A demand's claims; only those of `claimant` (id, role) when given."""
+        where = Where().add("demand_id = %s", demand_id)
+        if claimant is not None:
+            where.add("(claimant_id = %s AND claimant_role = %s)", *claimant)
+        return page(self.db, "claims", where, "created_at, id", number, size)

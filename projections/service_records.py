@@ -2,7 +2,7 @@
 from functools import singledispatchmethod
 
 from domain.claim import Claim
-from projections.db import Tx
+from projections.db import Database, Tx
 from projections.projector import View, iso
 
 
@@ -35,3 +35,9 @@ class ServiceRecords(View):
     def _(self, event: Claim.Verified, tx: Tx, context: str) -> None:
         tx.execute("UPDATE service_records SET rating = %s, verified_at = %s WHERE claim_id = %s",
                    (event.rating, iso(event.timestamp), str(event.originator_id)))
+
+
+def verified_of(db: Database, member_id: str) -> list[dict]:
+    """A member's verified claims, oldest first."""
+    return db.rows("SELECT claim_id, demand_id, hours, rating, verified_at FROM service_records "
+                   "WHERE member_id = %s AND verified_at IS NOT NULL ORDER BY verified_at, claim_id", (member_id,))

@@ -16,7 +16,7 @@ from domain.demand import Demand
 from domain.registry import Department, Member, Organisation
 from domain.service_item import ServiceItem
 from domain.venue import Venue
-from projections.db import Tx
+from projections.db import Database, Tx
 from projections.projector import View
 from projections.subjects import Subjects
 
@@ -144,3 +144,13 @@ class Stats(View):
         keys += [("category", category)] if category else []
         for dimension, key in keys:
             self._deltas[(metric, dimension, key)] += amount
+
+
+def moved(db: Database) -> tuple:
+    """Where the read models behind /stats stand: the answer changes only when this does."""
+    return tuple((r["view"], r["context"], r["position"]) for r in db.rows(
+        "SELECT view, context, position FROM tracking WHERE view IN ('stats', 'services') ORDER BY view, context"))
+
+
+def figures(db: Database) -> list[dict]:
+    return db.rows("SELECT metric, dimension, key, value FROM stats")

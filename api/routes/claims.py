@@ -7,15 +7,13 @@ from api.auth import CurrentActor
 from api.representations import claim
 from api.routes.bodies import ActionBody
 from api.routes.common import System, if_match, meta, reply
-from api.routes.readers import party
-from domain.claim import Claim
 
 router = APIRouter(prefix="/claims", tags=["claims"])
 
 
 @router.get("/{claim_id}")
 def get_claim(claim_id: UUID, actor: CurrentActor, system: System):
-    c = party(system.demands.get(claim_id, Claim), actor, "claim")
+    c = system.demands.claim(claim_id, actor)
     return reply(system, claim(c, actor), c.version)
 
 

@@ -7,8 +7,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from api.auth import CurrentActor, MaybeActor
 from api.representations import registered
 from api.routes.common import System, meta, new_id, reply
-from api.routes.readers import member_reader
-from domain.errors import NotFoundError
 
 router = APIRouter(tags=["registry"])
 Text = Annotated[str, Field(min_length=1, max_length=200)]
@@ -54,14 +52,10 @@ def _read(kind: str, record_id: str, actor, system):
     """Organisations, grids and departments are shown by name on the public board, venues and
     catalogue: without a token, a record's name is all there is to read. A member's record is
     personal: only the member, the member's organisation, admin and auditors read it."""
-    record = system.registry.find(record_id, kind)
-    if record is None:
-        raise NotFoundError(f"no {kind} {record_id}")
+    record = system.registry.read(kind, record_id, actor)
     if actor is None:
         public = {"id", "status", "version", "allowed_actions", "name"}
         return reply(system, {k: v for k, v in registered(record, None).items() if k in public}, record.version)
-    if kind == "member":
-        member_reader(record, actor)
     return reply(system, registered(record, actor), record.version)
 
 

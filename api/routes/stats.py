@@ -5,6 +5,8 @@ from weakref import WeakKeyDictionary
 from fastapi import APIRouter, Response
 
 from api.routes.common import CaughtUp, System
+from projections import stats as figures
+from projections.services import request_counts
 
 router = APIRouter(tags=["stats"])
 TOTALS = ("organisations", "members", "departments", "demands_published", "claims", "venues_shared", "bookings",
@@ -24,8 +26,7 @@ ANSWERS: "WeakKeyDictionary[object, tuple[tuple, bytes]]" = WeakKeyDictionary()
 
 @router.get("/stats")
 def stats(system: System, _: CaughtUp = None) -> Response:
-    moved = tuple((r["view"], r["context"], r["position"]) for r in system.db.rows(
-        "SELECT view, context, position FROM tracking WHERE view IN ('stats', 'services') ORDER BY view, context"))
+    moved = figures.moved(system.db)
     cached = ANSWERS.get(system)
     if cached is None or cached[0] != moved:
         cached = ANSWERS[system] = (moved, json.dumps(_body(system), ensure_ascii=False).encode())
@@ -35,7 +36,7 @@ def stats(system: System, _: CaughtUp = None) -> Response:
 def _body(system) -> dict:
     body: dict = {metric: 0 for metric in TOTALS}
     body.update({dimension: {} for dimension in ("by_grid", "by_category", "by_month")})
-    for row in system.db.rows("SELECT metric, dimension, key, value FROM stats"):
+    for row in figures.figures(system.db):
         value = _number(row["value"])
         if row["dimension"] == "":
             body[row["metric"]] = value
@@ -47,13 +48,7 @@ def _body(system) -> dict:
 
 def _requests(system) -> dict:
     """Requests by state and by handling department, and the share resolved within the promised time."""
-    by_state = {r["status"]: r["n"] for r in system.db.rows(
-        "SELECT status, COUNT(*) AS n FROM service_requests GROUP BY status")}
-    by_department = {r["handler_id"]: {"total": r["total"], "resolved": r["resolved"], "on_time": r["on_time"]}
-                     for r in system.db.rows(
-        "SELECT handler_id, COUNT(*) AS total, COUNT(outcome) AS resolved, "
-        "SUM(CASE WHEN outcome IS NOT NULL AND NOT breached THEN 1 ELSE 0 END) AS on_time "
-        "FROM service_requests WHERE handler_role = 'dept' GROUP BY handler_id")}
+    by_state, by_department = request_counts(system.db)
     resolved = sum(d["resolved"] for d in by_department.values())
     on_time = sum(d["on_time"] for d in by_department.values())
     return {"total": sum(by_state.values()), "by_state": by_state, "by_department": by_department,

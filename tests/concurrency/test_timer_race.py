@@ -28,7 +28,7 @@ import queue
 import traceback
 from collections import Counter
 from datetime import datetime, timedelta
-from uuid import UUID, uuid4
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import pytest
 
@@ -51,7 +51,8 @@ TIMEOUT = 180
 ROUND_GAP = timedelta(days=10)
 LATE = timedelta(days=5)  # after the round's base time: past every deadline of the round
 
-OWNER = Actor("org-timer-owner", Role.ORG)
+OWNER = Actor(str(uuid5(NAMESPACE_URL, "linli-test:org-timer-owner")), Role.ORG)
+GRID = str(uuid5(NAMESPACE_URL, "linli-test:grid-timer"))
 ADMIN = Actor("admin", Role.ADMIN)
 MEMBERS = [Actor(f"member-timer-{n}", Role.MEMBER) for n in range(10)]
 
@@ -132,10 +133,17 @@ def local(day, hhmm: str) -> datetime:
     return datetime.combine(day, datetime.strptime(hhmm, "%H:%M").time(), CITY_TZ)
 
 
+def register_owner(system) -> None:
+    """The owner's organisation and grid, as the applications check references (a repeat does nothing)."""
+    system.registry.register(Meta(ADMIN), "grid", UUID(GRID), code="GT", name="计时网格", type="街区型", district="鼓楼区")
+    system.registry.register(Meta(ADMIN), "organisation", UUID(OWNER.id), name="计时党委", kind="党组织", grid_id=GRID,
+                             district="鼓楼区")
+
+
 def share_venue(system, requires_approval: bool) -> UUID:
     venue_id = uuid4()
     system.venues.share_venue(Meta(OWNER), venue_id, OWNER.id, name="鼓楼区党群服务中心多功能厅", address="鼓楼区东街1号",
-                              grid_id="grid-1", capacity=50, opens_at="08:00", closes_at="21:00",
+                              grid_id=GRID, capacity=50, opens_at="08:00", closes_at="21:00",
                               requires_approval=requires_approval, min_notice_hours=2, max_advance_days=30,
                               cancel_lock_hours=24, blackouts=[])
     return venue_id
@@ -154,7 +162,7 @@ def post_open_demand(system, base: datetime, n: int) -> UUID:
     deadline = base + timedelta(days=1, minutes=n)
     starts_at = base + timedelta(days=2, minutes=n)
     system.demands.post_demand(Meta(OWNER), demand_id, OWNER.id, title="社区助老志愿服务", description="陪伴老人",
-                               category="助老服务", grid_id="grid-1", needed=2, claim_deadline=deadline,
+                               category="助老服务", grid_id=GRID, needed=2, claim_deadline=deadline,
                                starts_at=starts_at, ends_at=starts_at + timedelta(hours=3),
                                auto_confirm=False)
     system.demands.act_on_demand(Meta(OWNER), demand_id, "submit")
@@ -168,6 +176,7 @@ SLOTS = [("09:00", "10:00"), ("10:30", "11:30"), ("12:00", "13:00"), ("14:00", "
 def prepare_round(system, base: datetime) -> dict[str, list[UUID]]:
     """The round's aggregates, by what the timers must do to them. `base` is the parent's clock."""
     system.clock.set(base)
+    register_owner(system)
     day = (base.astimezone(CITY_TZ) + timedelta(days=2)).date()
     made: dict[str, list[UUID]] = {"no_show": [], "expire": [], "complete": [], "demand_expire": [],
                                    "claim_no_show": [], "demand_kept": []}

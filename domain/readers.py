@@ -4,7 +4,8 @@ A claim is read by its claimant, the demand's organisation, admin and auditors; 
 requester, the venue's organisation, admin and auditors; a service request by its applicant, its
 handler, admin and auditors; a member's profile and service record by the member, the member's
 organisation, admin and auditors. Anyone else is told there is no such record (404), so ids do
-not reveal what exists. Lists show each caller only the rows it may read.
+not reveal what exists. Lists show each caller only the rows it may read. The applications
+apply these rules (workflows/), for the API, the CLI and the seed alike.
 """
 from domain.actors import Actor, Role
 from domain.base import Record
@@ -32,6 +33,7 @@ def member_reader(member, actor: Actor) -> None:
         raise NotFoundError(f"no member {member.id}")
 
 
-def own_rows(actor: Actor, who: str, role: str) -> tuple[str, list]:
-    """SQL (and its parameters) for the rows whose `who`/`role` columns name the caller."""
-    return f"({who} = %s AND {role} = %s)", [actor.id, actor.role.value]
+def reads_all(record: Record, actor: Actor) -> bool:
+    """Staff and the record's owner read every row under it (every claim of a demand, every
+    booking of a venue); anyone else reads only its own."""
+    return staff(actor) or "owner" in record.relations(actor)
