@@ -23,10 +23,8 @@ Pools stay small (PostgreSQL allows 100 connections and other suites share the s
 parent runs with pool_size=2, each process with pool_size=1; processes build their systems one
 at a time (see test_slot_race: building several at one instant is a separate, known failure).
 """
-import multiprocessing
-import queue
-import traceback
 from collections import Counter
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
@@ -38,7 +36,8 @@ from domain.claim import Claim
 from domain.demand import Demand
 from domain.schedule import VenueDay, day_id
 from domain.venue import CITY_TZ
-from tests.support import START, new_system, system_when_room
+from tests.concurrency.harness import Processes
+from tests.support import START, new_system
 from workflows.engine import Meta
 
 pytestmark = pytest.mark.postgres
@@ -47,7 +46,6 @@ PROCESSES = 2
 ROUNDS = 2
 TICKS = 3
 WORKER_POOL_SIZE = 1
-TIMEOUT = 180
 ROUND_GAP = timedelta(days=10)
 LATE = timedelta(days=5)  # after the round's base time: past every deadline of the round
 
@@ -58,74 +56,14 @@ MEMBERS = [Actor(f"member-timer-{n}", Role.MEMBER) for n in range(10)]
 
 
 # -- the timer processes -----------------------------------------------------------------------------
+@contextmanager
+def ticking(system):
+    """Per round: set this process's clock, then run the timers TICKS times (tests/concurrency/harness.py)."""
+    def run(when: datetime) -> list[int]:
+        system.clock.set(when)
+        return [system.timers.tick() for _ in range(TICKS)]
 
-def _timer_loop(index: int, pg_url: str, schema: str, startup, barrier, tasks, results) -> None:
-    """Per task: set this process's clock, wait for the other loop, run the timers TICKS times."""
-    system = None
-    try:
-        with startup:
-            system = system_when_room(pg_url, schema, WORKER_POOL_SIZE)
-        results.put(("ready", index, None))
-        while (when := tasks.get()) is not None:
-            system.clock.set(when)
-            barrier.wait(timeout=TIMEOUT)
-            fired = [system.timers.tick() for _ in range(TICKS)]
-            results.put(("done", index, fired))
-    except BaseException:  # noqa: BLE001 - report everything to the parent
-        results.put(("error", index, traceback.format_exc()))
-    finally:
-        if system is not None:
-            system.shutdown()
-
-
-class TimerLoops:
-    def __init__(self, pg_url: str, schema: str):
-        ctx = multiprocessing.get_context("spawn")
-        self.startup, self.barrier, self.results = ctx.Lock(), ctx.Barrier(PROCESSES), ctx.Queue()
-        self.tasks = [ctx.Queue() for _ in range(PROCESSES)]
-        self.procs = [ctx.Process(target=_timer_loop, daemon=True,
-                                  args=(i, pg_url, schema, self.startup, self.barrier, self.tasks[i],
-                                        self.results))
-                      for i in range(PROCESSES)]
-
-    def __enter__(self) -> "TimerLoops":
-        for p in self.procs:
-            p.start()
-        self._collect("ready")
-        return self
-
-    def _collect(self, kind: str) -> dict[int, object]:
-        found, waited = {}, 0
-        while len(found) < PROCESSES:
-            try:
-                got, index, payload = self.results.get(timeout=1)
-            except queue.Empty:
-                waited += 1
-                dead = [i for i, p in enumerate(self.procs) if p.exitcode is not None and i not in found]
-                if dead or waited > TIMEOUT:
-                    self.barrier.abort()
-                    pytest.fail(f"timer processes {dead} died / no answer in {waited}s (got {sorted(found)})")
-                continue
-            if got == "error":
-                self.barrier.abort()
-                pytest.fail(f"timer process {index} failed:\n{payload}")
-            assert got == kind, (got, index)
-            found[index] = payload
-        return found
-
-    def tick_at(self, when: datetime) -> dict[int, list[int]]:
-        for q in self.tasks:
-            q.put(when)
-        return self._collect("done")
-
-    def __exit__(self, *exc) -> None:
-        for q in self.tasks:
-            q.put(None)
-        for p in self.procs:
-            p.join(timeout=30)
-            if p.is_alive():
-                p.kill()
-                p.join(timeout=5)
+    yield run
 
 
 # -- preparing a round in the parent -------------------------------------------------------------------
@@ -218,14 +156,14 @@ def stored_events(system) -> list:
 def test_two_timer_loops_fire_each_deadline_exactly_once(pg_url, pg_schema):
     system = new_system(database_url=pg_url, database_schema=pg_schema, pool_size=2)
     try:
-        with TimerLoops(pg_url, pg_schema) as loops:
+        with Processes(PROCESSES, pg_url, pg_schema, ticking, WORKER_POOL_SIZE) as loops:
             for r in range(ROUNDS):
                 base = START + r * ROUND_GAP
                 made = prepare_round(system, base)
                 late = base + LATE
                 assert system.timers.deadlines.due(base, limit=1000) == []  # nothing of this round due yet
 
-                fired = loops.tick_at(late)
+                fired = loops.run([late] * PROCESSES)
 
                 events = stored_events(system)
                 count = Counter((type(e), e.originator_id) for e in events)
@@ -242,7 +180,7 @@ def test_two_timer_loops_fire_each_deadline_exactly_once(pg_url, pg_schema):
                 timer_kinds = tuple(expect)
                 this_round = {i for ids in made.values() for i in ids}
                 total = sum(len(ids) for ids in expect.values())
-                assert sum(map(sum, fired.values())) == total, f"round {r}: fired {fired}, expected {total}"
+                assert sum(map(sum, fired)) == total, f"round {r}: fired {fired}, expected {total}"
                 assert sum(isinstance(e, timer_kinds) for e in events) == total * (r + 1)
 
                 # every timer event names the system as actor and the event that set its deadline as
