@@ -33,11 +33,8 @@ class Demands(Context):
         """An organisation posts for itself; the operator names the organisation."""
         if meta.actor.role not in (Role.ORG, Role.ADMIN):
             raise ForbiddenError("demands are posted by organisations")
-        organisation_id = organisation_id if meta.actor.role is Role.ADMIN else meta.actor.id
         if self.registry is not None:
-            self.registry.require("organisation", organisation_id, "organisation_id names no registered organisation")
-            self.registry.require("grid", details.get("grid_id"), "grid_id names no registered grid")
-        organisation_id = organisation_id or ""
+            organisation_id = self.registry.organisation_for(meta.actor, organisation_id, details.get("grid_id"))
 
         def command(unit: Unit) -> Demand:
             existing = unit.find(demand_id, Demand)

@@ -57,6 +57,14 @@ class Registry(Context):
         rows = self.verified_claims(member_id)
         return {"member_id": member_id, "total_hours": sum(r["hours"] for r in rows), "items": rows}
 
+    def organisation_for(self, actor: Actor, organisation_id: str | None, grid_id: str | None) -> str:
+        """Whose demand or venue this is: the caller's own organisation, or the one the operator
+        names; it and the grid must be registered."""
+        organisation_id = organisation_id if actor.role is Role.ADMIN else actor.id
+        self.require("organisation", organisation_id, "organisation_id names no registered organisation")
+        self.require("grid", grid_id, "grid_id names no registered grid")
+        return organisation_id
+
     def require(self, kind: str, aggregate_id: str | None, message: str) -> None:
         """A reference another context's command makes: ValidationError(message) unless registered."""
         if not aggregate_id or self.find(aggregate_id, kind) is None:

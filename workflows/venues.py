@@ -46,11 +46,8 @@ class Venues(Context):
         """An organisation shares its own venue; the operator names the organisation."""
         if meta.actor.role not in (Role.ORG, Role.ADMIN):
             raise ForbiddenError("venues are shared by organisations")
-        organisation_id = organisation_id if meta.actor.role is Role.ADMIN else meta.actor.id
         if self.registry is not None:
-            self.registry.require("organisation", organisation_id, "organisation_id names no registered organisation")
-            self.registry.require("grid", fields.get("grid_id"), "grid_id names no registered grid")
-        organisation_id = organisation_id or ""
+            organisation_id = self.registry.organisation_for(meta.actor, organisation_id, fields.get("grid_id"))
 
         def command(unit: Unit) -> Venue:
             return unit.find(venue_id, Venue) or unit.add(Venue.share(venue_id, organisation_id, **fields))
