@@ -22,6 +22,20 @@ def test_no_sql_in_the_routes():
     assert {path for path, text in sources("api/routes").items() if SQL.search(text)} == set()
 
 
+def test_routes_parse_call_and_represent_in_six_lines_at_most():
+    long = {}
+    for path, text in sources("api/routes").items():
+        for node in ast.parse(text).body:
+            routed = isinstance(node, ast.FunctionDef) and any(
+                isinstance(d, ast.Call) and getattr(d.func, "attr", "") in ("get", "post", "put", "patch", "delete")
+                for d in node.decorator_list)
+            if routed:
+                body = node.body[1:] if isinstance(node.body[0], ast.Expr) else node.body  # past the docstring
+                if body[-1].end_lineno - body[0].lineno + 1 > 6:
+                    long[f"{path}:{node.name}"] = body[-1].end_lineno - body[0].lineno + 1
+    assert long == {}
+
+
 def test_no_visibility_rule_in_the_api():
     assert {path for path, text in sources("api").items() if VISIBILITY.search(text)} == set()
 
