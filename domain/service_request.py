@@ -108,13 +108,8 @@ class ServiceRequest(Record):
 
     @property
     def sla(self) -> str | None:
-        if self.accepted_at is None:
-            return None
-        if self.stopped:
-            return "stopped"
-        if self.running_since is None:
-            return "paused"
-        return "breached" if self.breached else "warning" if self.warned else "on_time"
+        return sla.state(self.accepted_at is not None, self.stopped, self.running_since is not None, self.warned,
+                         self.breached)
 
     # -- commands -------------------------------------------------------------------------------
     def return_(self, by: Actor, reason: str | None = None) -> None:
