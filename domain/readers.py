@@ -9,7 +9,8 @@ apply these rules (workflows/), for the API, the CLI and the seed alike.
 """
 from domain.actors import Actor, Role
 from domain.base import Record
-from domain.errors import NotFoundError
+from domain.errors import ForbiddenError, NotFoundError
+from domain.service_item import PUBLIC_STATES as PUBLIC_ITEM_STATES
 
 STAFF = (Role.ADMIN, Role.AUDITOR)
 PARTIES = {"owner", "claimant", "requester", "applicant", "handler"}
@@ -37,3 +38,18 @@ def reads_all(record: Record, actor: Actor) -> bool:
     """Staff and the record's owner read every row under it (every claim of a demand, every
     booking of a venue); anyone else reads only its own."""
     return staff(actor) or "owner" in record.relations(actor)
+
+
+def seen_item(item, actor: Actor | None):
+    """Drafts and items under review exist only for their provider and staff."""
+    if item.status in PUBLIC_ITEM_STATES or staff(actor) or (actor is not None and "provider" in item.relations(actor)):
+        return item
+    raise NotFoundError(f"no service item {item.id}")
+
+
+def seen_request(request, actor: Actor):
+    """Seen by the applicant, the departments, a handling organisation, the operator and auditors (403
+    to others: service requests kept the rule they had, docs/decisions.md)."""
+    if staff(actor) or actor.role is Role.DEPT or request.relations(actor) & {"applicant", "handler"}:
+        return request
+    raise ForbiddenError("service requests are seen by the enterprise, the departments and the operator")

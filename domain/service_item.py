@@ -17,6 +17,7 @@ from domain.lifecycle import Lifecycle, row
 
 CATEGORIES = ("减免类", "奖补类", "权益类", "资质类", "咨询类", "其他")
 MODES = ("免申即享", "快申快享", "依申请")
+PUBLIC_STATES = ("published", "suspended", "retired")  # listed and read by anyone; the rest by provider and staff
 CONTENT_FIELDS = ("title", "category", "basis", "eligibility", "materials", "mode", "promised_days", "valid_from",
                   "valid_to", "department_id", "co_department_ids")
 

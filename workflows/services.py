@@ -5,7 +5,8 @@ from uuid import UUID
 
 from domain.actors import Actor, Role
 from domain.errors import DomainError, ForbiddenError, NotFoundError
-from domain.readers import staff
+from domain.readers import seen_item, seen_request, staff
+from domain.service_item import PUBLIC_STATES as PUBLIC_ITEM_STATES
 from domain.service_item import LIFECYCLE as ITEM_LIFECYCLE
 from domain.service_item import ServiceItem
 from domain.service_request import LIFECYCLE as REQUEST_LIFECYCLE
@@ -15,21 +16,6 @@ from workflows.clock import Clock, SystemClock
 from workflows.commands import check_trigger
 from workflows.engine import A, Engine, Meta, Outcome, Unit, check_version, load
 
-PUBLIC_ITEM_STATES = ("published", "suspended", "retired")
-
-
-def _seen_item(item: ServiceItem, actor: Actor | None) -> ServiceItem:
-    """Drafts and items under review exist only for their provider and staff."""
-    if item.status in PUBLIC_ITEM_STATES or staff(actor) or (actor is not None and "provider" in item.relations(actor)):
-        return item
-    raise NotFoundError(f"no service item {item.id}")
-
-
-def _seen_request(request: ServiceRequest, actor: Actor) -> ServiceRequest:
-    """Seen by the applicant, the departments, a handling organisation, the operator and auditors."""
-    if staff(actor) or actor.role is Role.DEPT or request.relations(actor) & {"applicant", "handler"}:
-        return request
-    raise ForbiddenError("service requests are seen by the enterprise, the departments and the operator")
 
 
 class Services(Context):
@@ -59,7 +45,7 @@ class Services(Context):
         check_trigger(ITEM_LIFECYCLE, trigger)
 
         def command(unit: Unit) -> ServiceItem:
-            item = _seen_item(unit.get(item_id, ServiceItem), meta.actor)
+            item = seen_item(unit.get(item_id, ServiceItem), meta.actor)
             self._departments(fields.get("co_department_ids") or [])
             check_version(item, if_match)
             item.act(trigger, {**fields, "by": meta.actor, "now": self.clock.now()})
@@ -73,7 +59,7 @@ class Services(Context):
             existing = unit.find(request_id, ServiceRequest)
             if existing is not None:
                 return existing
-            item = _seen_item(unit.get(item_id, ServiceItem), meta.actor)
+            item = seen_item(unit.get(item_id, ServiceItem), meta.actor)
             return unit.add(ServiceRequest.file(request_id, meta.actor, item, subject, detail))
 
         return self.engine.execute(meta, command)
@@ -83,7 +69,7 @@ class Services(Context):
         check_trigger(REQUEST_LIFECYCLE, trigger)
 
         def command(unit: Unit) -> ServiceRequest:
-            request = _seen_request(unit.get(request_id, ServiceRequest), meta.actor)
+            request = seen_request(unit.get(request_id, ServiceRequest), meta.actor)
             if trigger == "transfer" and fields.get("department_id"):
                 self._departments([fields["department_id"]])
             check_version(request, if_match)
@@ -112,7 +98,7 @@ class Services(Context):
 
     # -- queries --------------------------------------------------------------------------------
     def item(self, item_id: UUID, actor: Actor | None) -> ServiceItem:
-        return _seen_item(load(self, item_id, ServiceItem), actor)
+        return seen_item(load(self, item_id, ServiceItem), actor)
 
     def item_version(self, item_id: UUID, content_version: int, actor: Actor | None) -> dict:
         """Every published content version stays retrievable."""
@@ -122,7 +108,7 @@ class Services(Context):
         return {"id": str(item.id), "content_version": content_version, **item.versions[content_version - 1]}
 
     def request(self, request_id: UUID, actor: Actor) -> ServiceRequest:
-        return _seen_request(load(self, request_id, ServiceRequest), actor)
+        return seen_request(load(self, request_id, ServiceRequest), actor)
 
     def catalogue(self, actor: Actor | None, status: str = "published", department: str | None = None,
                   category: str | None = None, mode: str | None = None, q: str | None = None, page: int = 1,
