@@ -1,0 +1,92 @@
+"""Reading what Open311 clients send: query strings and form-encoded bodies, with refusals in
+the spec's words (400) before anything is stored."""
+import math
+import re
+from datetime import datetime
+from urllib.parse import parse_qsl
+
+from api.open311.render import Open311Error
+from domain import bounds
+from domain.errors import ValidationError
+from domain.place import check_location
+
+MAX_FIELDS = 200
+DESCRIPTION_LIMIT = 4000
+WHOLE = re.compile(r"[0-9]{1,9}")
+ATTRIBUTE = re.compile(r"attribute\[(.{1,64})\]")
+
+
+def form(body: bytes, query: dict[str, str]) -> dict[str, str]:
+    """The fields of a form-encoded body (the query string's too, which the body overrides)."""
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS,
+                          strict_parsing=False)
+    except (UnicodeDecodeError, ValueError):
+        raise Open311Error(400, "the body must be application/x-www-form-urlencoded UTF-8, "
+                                f"at most {MAX_FIELDS} fields") from None
+    return {**query, **dict(pairs)}
+
+
+def attributes(fields: dict[str, str]) -> dict[str, str]:
+    """`attribute[code]=value` pairs by code."""
+    return {m.group(1): v for k, v in fields.items() if (m := ATTRIBUTE.fullmatch(k))}
+
+
+def when(value: str, name: str) -> datetime:
+    """A W3C datetime (2010-01-01T00:00:00Z); one without an offset is refused."""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise Open311Error(400, f"{name} must be a W3C datetime such as 2010-01-01T00:00:00Z") from None
+    try:
+        return bounds.instant(parsed, name)
+    except ValidationError as error:
+        raise Open311Error(400, str(error)) from None
+
+
+def whole(value: str, name: str) -> int:
+    if not WHOLE.fullmatch(value.strip()):
+        raise Open311Error(400, f"{name} must be a whole number")
+    return int(value)
+
+
+def _coordinate(value: str | None, name: str) -> float | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise Open311Error(400, f"{name} must be a number")
+    return number
+
+
+def location(fields: dict[str, str]) -> dict:
+    """lat and long, address_string or address_id: at least one of them is required."""
+    given = {"lat": _coordinate(fields.get("lat"), "lat"), "long": _coordinate(fields.get("long"), "long"),
+             "address_string": fields.get("address_string") or None, "address_id": fields.get("address_id") or None}
+    try:
+        found = check_location(given)
+    except ValidationError as error:
+        raise Open311Error(400, str(error)) from None
+    if not found:
+        raise Open311Error(400, "a location is required: lat and long, address_string or address_id")
+    return found
+
+
+def description(fields: dict[str, str]) -> str:
+    text = fields.get("description", "")
+    if len(text) > DESCRIPTION_LIMIT:
+        raise Open311Error(400, f"description must be at most {DESCRIPTION_LIMIT:,} characters")
+    return text
+
+
+def listed(value: str | None, name: str, most: int) -> list[str] | None:
+    """A comma-delimited list (None when the parameter is absent)."""
+    if value is None:
+        return None
+    items = [part.strip() for part in value.split(",") if part.strip()]
+    if len(items) > most:
+        raise Open311Error(400, f"{name} lists at most {most:,} values")
+    return items
