@@ -44,6 +44,12 @@ class Open311Feed(View):
         "CREATE INDEX IF NOT EXISTS open311_updates_time ON open311_updates (updated_at)",
     )
 
+    def __init__(self):
+        self._status: dict[str, str] = {}  # each request's state as of this batch (a read per batch at most)
+
+    def begin_batch(self, tx: Tx, context: str) -> None:
+        self._status.clear()
+
     @singledispatchmethod
     def apply(self, event, tx: Tx, context: str) -> None:
         if isinstance(event, (Demand.Event, ServiceRequest.Event)) and not isinstance(event, QUIET):
@@ -75,8 +81,7 @@ class Open311Feed(View):
     def _(self, event: Demand.ClaimNoted, tx: Tx, context: str) -> None:
         self._changed(tx, event, detail=f"{event.claim_status}:{event.headcount}")
 
-    @staticmethod
-    def _created(tx: Tx, event, kind: str, key: str, owner: str, agency_role: str, agency_id: str,
+    def _created(self, tx: Tx, event, kind: str, key: str, owner: str, agency_role: str, agency_id: str,
                  description: str, status: str) -> None:
         place = getattr(event, "location", None) or {}
         tx.execute(
@@ -86,19 +91,22 @@ class Open311Feed(View):
             (str(event.originator_id), kind, key, owner, agency_role, agency_id, description, status,
              place.get("lat"), place.get("long"), place.get("address_string"), place.get("address_id"),
              event.originator_version, iso(event.timestamp), iso(event.timestamp)))
+        self._status[str(event.originator_id)] = status
         _update(tx, event, status, None)
 
-    @staticmethod
-    def _changed(tx: Tx, event, detail: str | None = None, **changes) -> None:
+    def _changed(self, tx: Tx, event, detail: str | None = None, **changes) -> None:
         request_id = str(event.originator_id)
         values = {"version": event.originator_version, "updated_at": iso(event.timestamp), **changes}
         if "status" in vars(event):
             values["status"] = event.status
         sets = ", ".join(f"{column} = %s" for column in values)
         tx.execute(f"UPDATE open311_requests SET {sets} WHERE id = %s", (*values.values(), request_id))
-        status = values.get("status") or tx.rows("SELECT status FROM open311_requests WHERE id = %s",
-                                                 (request_id,))[0]["status"]
-        _update(tx, event, status, detail)
+        if "status" in values:
+            self._status[request_id] = values["status"]
+        elif request_id not in self._status:
+            self._status[request_id] = tx.rows("SELECT status FROM open311_requests WHERE id = %s",
+                                               (request_id,))[0]["status"]
+        _update(tx, event, self._status[request_id], detail)
 
 
 def _update(tx: Tx, event, status: str, detail: str | None) -> None:
