@@ -154,9 +154,9 @@ def requests_between(db: Database, since: str, until: str, viewer: Viewer, keys:
                    "ORDER BY r.requested_at DESC, r.id LIMIT %s OFFSET %s", (*extra, limit, offset))
 
 
-def updates_between(db: Database, since: str, until: str, viewer: Viewer, limit: int) -> list[dict]:
+def updates_between(db: Database, since: str, until: str, viewer: Viewer, limit: int, offset: int) -> list[dict]:
     """What happened to the requests the viewer may see, in [since, until], oldest first."""
     seen, params = _visible(viewer)
     return db.rows("SELECT u.*, r.kind FROM open311_updates u JOIN open311_requests r ON r.id = u.request_id "
                    f"WHERE u.updated_at >= %s AND u.updated_at <= %s AND {seen} "
-                   "ORDER BY u.updated_at, u.update_id LIMIT %s", (since, until, *params, limit))
+                   "ORDER BY u.updated_at, u.update_id LIMIT %s OFFSET %s", (since, until, *params, limit, offset))

@@ -165,6 +165,15 @@ def _span(system: Linli, query: dict[str, str]) -> tuple[str, str]:
     return iso(start), iso(end)
 
 
+def _paging(query: dict[str, str]) -> tuple[int, int]:
+    """The paging extension's `page` and `page_size` as a limit and an offset."""
+    page = forms.whole(query.get("page", "1"), "page")
+    size = forms.whole(query.get("page_size", str(MOST_REQUESTS)), "page_size")
+    if not (1 <= page <= 100_000 and 1 <= size <= MOST_REQUESTS):
+        raise Open311Error(400, f"page is from 1 to 100,000 and page_size from 1 to {MOST_REQUESTS:,}")
+    return size, (page - 1) * size
+
+
 @router.get("/requests.{fmt}")
 def get_requests(fmt: str, request: Request) -> Response:
     def work() -> Response:
@@ -178,13 +187,10 @@ def get_requests(fmt: str, request: Request) -> Response:
         if wanted is not None and set(wanted) - set(present.STATES):
             raise Open311Error(400, "status is open or closed (comma-delimited for both)")
         statuses = sorted(set().union(*(present.STATES[s] for s in wanted))) if wanted else None
-        page = forms.whole(query.get("page", "1"), "page")
-        size = forms.whole(query.get("page_size", str(MOST_REQUESTS)), "page_size")
-        if not (1 <= page <= 100_000 and 1 <= size <= MOST_REQUESTS):
-            raise Open311Error(400, f"page is from 1 to 100,000 and page_size from 1 to {MOST_REQUESTS:,}")
+        size, offset = _paging(query)
         since, until = _span(system, query)
         keys = catalogue.keys(system, codes) if codes is not None else None
-        rows = requests_between(system.db, since, until, viewer, keys, statuses, size, (page - 1) * size)
+        rows = requests_between(system.db, since, until, viewer, keys, statuses, size, offset)
         return _requests(fmt, rows, system)
 
     return _answer(fmt, work)
@@ -222,8 +228,9 @@ def updates(fmt: str, request: Request) -> Response:
     def work() -> Response:
         system, query = _system(request), dict(request.query_params)
         viewer = _viewer(_actor(system, request, query))
+        size, offset = _paging(query)
         since, until = _span(system, query)
-        rows = updates_between(system.db, since, until, viewer, MOST_REQUESTS)
+        rows = updates_between(system.db, since, until, viewer, size, offset)
         return render(fmt, "service_requests_updates", "request_update", [present.update(row) for row in rows])
 
     return _answer(fmt, work)

@@ -395,3 +395,26 @@ def test_each_open311_route_answers_each_caller_as_the_rules_say(city, route, ca
     response = requests.get(city.root.removesuffix("/open311/v2") + path, params=params, timeout=10)
 
     assert response.status_code == READERS[route][caller], response.text
+
+
+def test_services_and_definitions_in_xml_have_the_spec_element_names(city):
+    services = ElementTree.fromstring(requests.get(f"{city.root}/services.xml", timeout=10).content)
+    definition = ElementTree.fromstring(requests.get(f"{city.root}/services/elderly-care.xml", timeout=10).content)
+
+    assert services.tag == "services" and {s.tag for s in services} == {"service"}
+    assert [c.tag for c in services[0]] == ["service_code", "service_name", "description", "metadata", "type",
+                                            "keywords", "group"]
+    assert definition.tag == "service_definition" and definition.find("service_code").text == "elderly-care"
+    attribute = definition.find("attributes/attribute")
+    assert [c.tag for c in attribute] == ["variable", "code", "datatype", "required", "datatype_description",
+                                          "order", "description", "values"]
+    assert attribute.find("variable").text == "true"
+
+
+def test_the_updates_feed_pages_too(city):
+    query = {"api_key": city.key(city.api.admin), "page_size": "2", **SPAN}
+
+    first = requests.get(f"{city.root}/servicerequestupdates.json", params=query, timeout=10).json()
+    second = requests.get(f"{city.root}/servicerequestupdates.json", params={**query, "page": "2"}, timeout=10).json()
+
+    assert len(first) == 2 and second and not {u["update_id"] for u in first} & {u["update_id"] for u in second}
