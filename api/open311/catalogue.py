@@ -72,6 +72,8 @@ def services(system: Linli) -> list[dict]:
 
 def service(system: Linli, code: str) -> Service:
     """The service a code names, or 404."""
+    if "\x00" in code:
+        raise Open311Error(404, "service_code was not found")
     if code in KNOWN:
         return Service(code, category=KNOWN[code])
     if code.startswith("demand-"):

@@ -24,7 +24,14 @@ def form(body: bytes, query: dict[str, str]) -> dict[str, str]:
     except (UnicodeDecodeError, ValueError):
         raise Open311Error(400, "the body must be application/x-www-form-urlencoded UTF-8, "
                                 f"at most {MAX_FIELDS} fields") from None
+    if any("\x00" in text for pair in pairs for text in pair):  # %00 passes the gate's raw check
+        raise Open311Error(400, "text must not contain NUL (U+0000) characters")
     return {**query, **dict(pairs)}
+
+
+def path_id(value: str) -> str | None:
+    """An id or token from the path, None when it cannot name anything (too long, a NUL)."""
+    return value if len(value) <= 64 and "\x00" not in value else None
 
 
 def attributes(fields: dict[str, str]) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """Open311 replies in the format the path's suffix names: JSON, or XML with the spec's element
 names (a list's items are named by the list's singular), and the spec's error bodies."""
 import json
+import re
 from xml.etree import ElementTree
 
 from starlette.responses import Response
@@ -18,10 +19,14 @@ class Open311Error(Exception):
         self.status, self.description = status, description
 
 
+# characters XML 1.0 cannot carry at all (stored text may hold them: only NUL is refused at the gate)
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _text(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return "" if value is None else str(value)
+    return "" if value is None else NOT_XML.sub("\ufffd", str(value))
 
 
 def _element(parent: ElementTree.Element, name: str, value) -> None:
@@ -50,7 +55,8 @@ def xml(root: str, item: str | None, body) -> bytes:
 
 
 def render(fmt: str, root: str, item: str | None, body, status: int = 200) -> Response:
-    content = (json.dumps(body, ensure_ascii=False).encode() if fmt == "json" else xml(root, item, body))
+    content = (json.dumps(body, ensure_ascii=False).encode("utf-8", "replace") if fmt == "json"
+               else xml(root, item, body))
     return Response(content, status, media_type=FORMATS[fmt])
 
 

@@ -200,8 +200,9 @@ def get_requests(fmt: str, request: Request) -> Response:
 def get_request(request_id: str, fmt: str, request: Request) -> Response:
     def work() -> Response:
         system = _system(request)
-        rows = requests_by_id(system.db, [request_id[:64]],
-                              _viewer(_actor(system, request, dict(request.query_params))))
+        named = forms.path_id(request_id)
+        viewer = _viewer(_actor(system, request, dict(request.query_params)))
+        rows = requests_by_id(system.db, [named], viewer) if named else []
         if not rows:
             raise Open311Error(404, f"service_request_id {request_id} was not found")
         return _requests(fmt, rows, system)
@@ -214,7 +215,9 @@ def get_token(token: str, fmt: str, request: Request) -> Response:
     """Linli answers a filing with its id at once, so a request's token is its id."""
     def work() -> Response:
         system = _system(request)
-        rows = requests_by_id(system.db, [token[:64]], _viewer(_actor(system, request, dict(request.query_params))))
+        named = forms.path_id(token)
+        viewer = _viewer(_actor(system, request, dict(request.query_params)))
+        rows = requests_by_id(system.db, [named], viewer) if named else []
         if not rows:
             raise Open311Error(404, f"token {token} was not found")
         return render(fmt, "service_requests", "request", [{"service_request_id": rows[0]["id"], "token": token}])

@@ -325,6 +325,10 @@ BAD = {
         f"{city.root}/requests/00000000-0000-0000-0000-000000000000.{fmt}", timeout=10)),
     "an unknown definition": (404, lambda city, fmt: requests.get(f"{city.root}/services/nothing.{fmt}",
                                                                   timeout=10)),
+    "a NUL in a form field": (400, lambda city, fmt: city.file(fmt, description="坏\x00字")),
+    "a NUL in an id": (404, lambda city, fmt: requests.get(f"{city.root}/requests/a%00b.{fmt}", timeout=10)),
+    "a NUL in a token": (404, lambda city, fmt: requests.get(f"{city.root}/tokens/%00.{fmt}", timeout=10)),
+    "a NUL in a service code": (404, lambda city, fmt: requests.get(f"{city.root}/services/a%00.{fmt}", timeout=10)),
     "an unknown endpoint": (404, lambda city, fmt: requests.get(f"{city.root}/nothing.{fmt}", timeout=10)),
 }
 
@@ -418,3 +422,11 @@ def test_the_updates_feed_pages_too(city):
     second = requests.get(f"{city.root}/servicerequestupdates.json", params={**query, "page": "2"}, timeout=10).json()
 
     assert len(first) == 2 and second and not {u["update_id"] for u in first} & {u["update_id"] for u in second}
+
+
+def test_control_characters_a_record_holds_still_make_well_formed_xml(city):
+    request_id = city.filed(description="第一行\x0b第二行\x1f")
+
+    found = requests.get(f"{city.root}/requests/{request_id}.xml", params={"api_key": city.key(city.org)}, timeout=10)
+
+    assert ElementTree.fromstring(found.content).find("request/description").text == "第一行\ufffd第二行\ufffd"
