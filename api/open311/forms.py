@@ -2,18 +2,21 @@
 the spec's words (400) before anything is stored."""
 import math
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 
 from api.open311.render import Open311Error
 from domain import bounds
 from domain.errors import ValidationError
 from domain.place import check_location
+from projections.projector import iso
 
 MAX_FIELDS = 200
 DESCRIPTION_LIMIT = 4000
 WHOLE = re.compile(r"[0-9]{1,9}")
 ATTRIBUTE = re.compile(r"attribute\[(.{1,64})\]")
+SPAN = timedelta(days=90)
+MOST_REQUESTS = 1000
 
 
 def form(body: bytes, query: dict[str, str]) -> dict[str, str]:
@@ -97,3 +100,27 @@ def listed(value: str | None, name: str, most: int) -> list[str] | None:
     if len(items) > most:
         raise Open311Error(400, f"{name} lists at most {most:,} values")
     return items
+
+
+def span(query: dict[str, str], now: datetime) -> tuple[str, str]:
+    """start_date and end_date as stored instants; at most 90 days apart, the last 90 by default."""
+    start = when(query["start_date"], "start_date") if query.get("start_date") else None
+    end = when(query["end_date"], "end_date") if query.get("end_date") else None
+    if start is None and end is None:
+        end = now
+    start = start if start is not None else end - SPAN
+    end = end if end is not None else start + SPAN
+    if end < start:
+        raise Open311Error(400, "end_date must not be before start_date")
+    if end - start > SPAN:
+        raise Open311Error(400, "start_date and end_date may not span more than 90 days")
+    return iso(start), iso(end)
+
+
+def paging(query: dict[str, str]) -> tuple[int, int]:
+    """The paging extension's `page` and `page_size` as a limit and an offset."""
+    page = whole(query.get("page", "1"), "page")
+    size = whole(query.get("page_size", str(MOST_REQUESTS)), "page_size")
+    if not (1 <= page <= 100_000 and 1 <= size <= MOST_REQUESTS):
+        raise Open311Error(400, f"page is from 1 to 100,000 and page_size from 1 to {MOST_REQUESTS:,}")
+    return size, (page - 1) * size
