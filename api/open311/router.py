@@ -49,7 +49,8 @@ def discovery(fmt: str, request: Request) -> Response:
     def work() -> Response:
         url = str(request.base_url).rstrip("/") + router.prefix
         endpoint = {"specification": "http://wiki.open311.org/GeoReport_v2", "url": url,
-                    "changeset": DISCOVERY["changeset"], "type": "production", "formats": list(FORMATS.values())}
+                    "changeset": DISCOVERY["changeset"], "type": "production",
+                    "formats": [media.partition(";")[0] for media in FORMATS.values()]}
         return render(fmt, "discovery", None, {**DISCOVERY, "endpoints": [endpoint]})
 
     return _answer(fmt, work)
