@@ -136,3 +136,9 @@ class BoardQueries:
         if claimant is not None:
             where.add("(claimant_id = %s AND claimant_role = %s)", *claimant)
         return page(self.db, "claims", where, "created_at, id", number, size)
+
+
+def public_categories(db) -> list[str]:
+    """The categories of the demands on the public board (Open311 offers one service for each)."""
+    return [r["category"] for r in db.rows(
+        f"SELECT DISTINCT category FROM demand_board WHERE status IN ({PUBLIC_SQL}) ORDER BY category")]

@@ -149,3 +149,9 @@ def request_counts(db: Database) -> tuple[dict, dict]:
         "SUM(CASE WHEN outcome IS NOT NULL AND NOT breached THEN 1 ELSE 0 END) AS on_time "
         "FROM service_requests WHERE handler_role = 'dept' GROUP BY handler_id")}
     return by_state, by_department
+
+
+def published_items(db) -> list[dict]:
+    """The catalogue's published items (Open311's services), oldest first so codes keep their order."""
+    return db.rows("SELECT id, provider_role, provider_id, department_id, title, category, mode, promised_days, content "
+                   "FROM service_items WHERE status = 'published' ORDER BY created_at, id")

@@ -17,7 +17,7 @@ DETAILS = {"title", "description", "category", "grid_id", "needed", "claim_deadl
 @router.post("", status_code=201)
 def post_demand(body: NewDemand, request: Request, actor: CurrentActor, system: System):
     outcome = system.demands.post_demand(meta(request, actor), new_id(request, actor), body.organisation_id,
-                                         **body.model_dump(include=DETAILS))
+                                         **body.model_dump(include=DETAILS), location=body.location())
     return reply(system, demand(outcome.value, actor), outcome.value.version, 201, outcome, "demands")
 
 

@@ -24,7 +24,8 @@ def noted(status: str, headcount: int = 1):
                        claim_status=status)
 
 
-POSTED = [given_event(Demand.Posted, organisation_id="org-a", grid_id="g1", auto_confirm=False, **DETAILS)]
+POSTED = [given_event(Demand.Posted, organisation_id="org-a", grid_id="g1", auto_confirm=False, location=None,
+                      **DETAILS)]
 REVIEW = POSTED + [given_event(Demand.Submitted, status="pending_review")]
 OPEN = REVIEW + [given_event(Demand.Approved, status="open")]
 FILLED = OPEN + [noted("confirmed", 2), given_event(Demand.Filled, status="filled")]

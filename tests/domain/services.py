@@ -89,7 +89,8 @@ i.refused_in("publish_revision", "draft in_review suspended retired discarded", 
 
 # -- requests: the handler is the item's department; the clock starts at acceptance ------------
 FILED = [given_event(ServiceRequest.Filed, item_id=str(I), applicant_id="org-e", handler_role="dept",
-                     handler_id="dept-a", subject="租金减免", detail="去年营收下降", promised_days=5)]
+                     handler_id="dept-a", subject="租金减免", detail="去年营收下降", promised_days=5,
+                     location=None)]
 ACCEPTED = FILED + [given_event(ServiceRequest.Accepted, status="accepted", at=NOW)]
 IN_PROGRESS = ACCEPTED + [given_event(ServiceRequest.Started, status="in_progress")]
 RESOLVED = IN_PROGRESS + [given_event(ServiceRequest.Resolved, status="resolved", outcome="approved", note=None,
