@@ -397,6 +397,14 @@ def expect_problem(response, status: int, slug: str) -> dict:
     return problem
 
 
+def fire(api: "Api", collection: str, record: dict, trigger: str, by: "Party | None", body: dict | None = None,
+         bodies: dict = ACTION_BODIES):
+    """POST the action and return the raw response (`by` None: anonymous); without a body, the
+    trigger's usual one from `bodies`."""
+    payload = bodies.get(trigger, {}) if body is None else body
+    return api.post(f"/{collection}/{record['id']}/actions/{trigger}", payload, by)
+
+
 def may_fire(lifecycle, state: str, relations: set[str]) -> list[str]:
     """What these relations may fire from `state`, read straight off the table, in table order."""
     return [r.trigger for r in lifecycle.rows if state in r.sources and r.roles & relations]

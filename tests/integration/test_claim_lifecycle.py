@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from domain.claim import LIFECYCLE
-from tests.support import ACTION_BODIES, BACKENDS, CLAIM_PATHS, Api, Party, expect_problem, may_fire, module_api
+from tests.support import ACTION_BODIES, BACKENDS, CLAIM_PATHS, Api, Party, expect_problem, fire, may_fire, module_api
 
 STATES = LIFECYCLE.states
 ROWS = {r.trigger: r for r in LIFECYCLE.rows}
@@ -39,12 +39,6 @@ GRACE = timedelta(minutes=15)
 
 def relations(who: str) -> set[str]:
     return RELATIONS.get(who, set())
-
-
-def fire(api: Api, claim: dict, trigger: str, by: Party | None, body: dict | None = None):
-    """POST the action and return the raw response (`by` None: anonymous)."""
-    payload = ACTION_BODIES.get(trigger, {}) if body is None else body
-    return api.post(f"/claims/{claim['id']}/actions/{trigger}", payload, by)
 
 
 def case_id(trigger: str, state: str, who: str | None = None) -> str:
@@ -167,7 +161,7 @@ def test_a_trigger_fired_outside_its_source_states_is_an_invalid_transition_and_
     api, claim = shared.api, shared.claim(state)
     before = api.event_count()
 
-    response = fire(api, claim, trigger, shared.owner)
+    response = fire(api, "claims", claim, trigger, shared.owner)
 
     problem = expect_problem(response, 409, "invalid-transition")
     assert problem["current_status"] == state
@@ -188,7 +182,7 @@ def test_a_party_the_row_does_not_name_is_forbidden_and_nothing_is_recorded(shar
     api, claim = shared.api, shared.claim(state)
     before = api.event_count()
 
-    response = fire(api, claim, trigger, shared.parties[who])
+    response = fire(api, "claims", claim, trigger, shared.parties[who])
 
     expect_problem(response, 403, "forbidden")
     assert_nothing_recorded(api, before)
@@ -202,7 +196,7 @@ def test_an_anonymous_caller_is_unauthorised_for_every_trigger(shared, trigger, 
     api, claim = shared.api, shared.claim(state)
     before = api.event_count()
 
-    response = fire(api, claim, trigger, None)
+    response = fire(api, "claims", claim, trigger, None)
 
     expect_problem(response, 401, "unauthenticated")
     assert response.headers["www-authenticate"] == "Bearer"
@@ -212,7 +206,7 @@ def test_an_anonymous_caller_is_unauthorised_for_every_trigger(shared, trigger, 
 def test_a_trigger_that_is_not_in_the_table_is_not_found(shared):
     api, claim = shared.api, shared.claim("pending")
     before = api.event_count()
-    expect_problem(fire(api, claim, "approve", shared.owner), 404, "not-found")
+    expect_problem(fire(api, "claims", claim, "approve", shared.owner), 404, "not-found")
     assert_nothing_recorded(api, before)
 
 
@@ -236,7 +230,7 @@ def test_confirming_is_refused_when_the_seats_left_are_too_few(shared):
     too_many = get(api, "claims", api.claim(demand, second, headcount=2))
     before = api.event_count()
 
-    expect_problem(fire(api, too_many, "confirm", owner), 409, "capacity-exceeded")
+    expect_problem(fire(api, "claims", too_many, "confirm", owner), 409, "capacity-exceeded")
 
     assert_nothing_recorded(api, before)
     assert get(api, "demands", demand)["confirmed"] == 1
@@ -251,7 +245,7 @@ def test_checking_in_needs_the_demand_in_progress(shared, demand_state):
     assert get(api, "demands", demand)["status"] == demand_state
     before = api.event_count()
 
-    response = fire(api, claim, "check_in", claimant)
+    response = fire(api, "claims", claim, "check_in", claimant)
 
     problem = expect_problem(response, 409, "guard-failed")
     assert problem["current_status"] == "confirmed"
@@ -265,7 +259,7 @@ def test_completing_needs_hours_above_0_and_at_most_24(shared, hours):
     before = api.event_count()
     body = {} if hours is None else {"hours": hours}
 
-    expect_problem(fire(api, claim, "complete", shared.claimant, body), 422, "validation")
+    expect_problem(fire(api, "claims", claim, "complete", shared.claimant, body), 422, "validation")
 
     assert_nothing_recorded(api, before)
 
@@ -284,7 +278,7 @@ def test_verifying_needs_a_rating_from_1_to_5(shared, rating):
     before = api.event_count()
     body = {} if rating is None else {"rating": rating}
 
-    expect_problem(fire(api, claim, "verify", shared.owner, body), 422, "validation")
+    expect_problem(fire(api, "claims", claim, "verify", shared.owner, body), 422, "validation")
 
     assert_nothing_recorded(api, before)
 
@@ -295,7 +289,7 @@ def test_declining_needs_a_reason(shared, state, body):
     api, claim = shared.api, shared.claim(state)
     before = api.event_count()
 
-    expect_problem(fire(api, claim, "decline", shared.owner, body), 422, "validation")
+    expect_problem(fire(api, "claims", claim, "decline", shared.owner, body), 422, "validation")
 
     assert_nothing_recorded(api, before)
 
@@ -307,7 +301,7 @@ def test_no_show_may_be_marked_only_after_the_start_plus_grace(shared, minutes):
     late(api, demand, minutes)
     before = api.event_count()
 
-    problem = expect_problem(fire(api, claim, "no_show", owner), 409, "guard-failed")
+    problem = expect_problem(fire(api, "claims", claim, "no_show", owner), 409, "guard-failed")
 
     assert problem["current_status"] == "confirmed"
     assert problem["allowed_actions"] == may_fire(LIFECYCLE, "confirmed", relations("owner"))

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from domain.demand import LIFECYCLE
-from tests.support import ACTION_BODIES, BACKENDS, DEMAND_PATHS, Api, Party, expect_problem, may_fire, module_api
+from tests.support import ACTION_BODIES, BACKENDS, DEMAND_PATHS, Api, Party, expect_problem, fire, may_fire, module_api
 
 STATES = LIFECYCLE.states
 ROWS = {r.trigger: r for r in LIFECYCLE.rows}
@@ -41,8 +41,11 @@ def relations(who: str) -> set[str]:
     return RELATIONS.get(who, set())
 
 
+BODIES = {**ACTION_BODIES, "revise": REVISION}
+
+
 def body_for(trigger: str) -> dict:
-    return REVISION if trigger == "revise" else ACTION_BODIES.get(trigger, {})
+    return BODIES.get(trigger, {})
 
 
 def sees(who: str, state: str) -> bool:
@@ -53,12 +56,6 @@ def refusal_source(row) -> str:
     """A source state of the row that everyone can see, when there is one, so that a refusal is
     about the caller's role and not about visibility."""
     return next((s for s in row.sources if s not in PRIVATE_STATES), row.sources[0])
-
-
-def fire(api: Api, demand: dict, trigger: str, by: Party | None, body: dict | None = None):
-    """POST the action and return the raw response (`by` None: anonymous)."""
-    payload = body_for(trigger) if body is None else body
-    return api.post(f"/demands/{demand['id']}/actions/{trigger}", payload, by)
 
 
 def case_id(trigger: str, state: str, who: str | None = None) -> str:
@@ -161,7 +158,7 @@ def test_a_trigger_fired_outside_its_source_states_is_an_invalid_transition_and_
     who = "owner" if "owner" in ROWS[trigger].roles else "admin"
     before = api.event_count()
 
-    response = fire(api, demand, trigger, shared.parties[who])
+    response = fire(api, "demands", demand, trigger, shared.parties[who], bodies=BODIES)
 
     problem = expect_problem(response, 409, "invalid-transition")
     assert problem["current_status"] == state
@@ -184,7 +181,7 @@ def test_a_party_the_row_does_not_name_is_forbidden_and_nothing_is_recorded(shar
     api, demand = shared.api, shared.stock[state]
     before = api.event_count()
 
-    response = fire(api, demand, trigger, shared.parties[who])
+    response = fire(api, "demands", demand, trigger, shared.parties[who], bodies=BODIES)
 
     expect_problem(response, 403, "forbidden")
     assert_nothing_recorded(api, before)
@@ -197,7 +194,7 @@ def test_a_party_who_cannot_see_a_private_demand_cannot_act_on_it_either(shared,
     expect_problem(api.get(f"/demands/{demand['id']}", party), 404, "not-found")
     before = api.event_count()
 
-    response = fire(api, demand, trigger, party)
+    response = fire(api, "demands", demand, trigger, party, bodies=BODIES)
 
     expect_problem(response, 404, "not-found")
     assert_nothing_recorded(api, before)
@@ -211,7 +208,7 @@ def test_an_anonymous_caller_is_unauthorised_for_every_trigger(shared, trigger, 
     api, demand = shared.api, shared.stock[state]
     before = api.event_count()
 
-    response = fire(api, demand, trigger, None)
+    response = fire(api, "demands", demand, trigger, None, bodies=BODIES)
 
     expect_problem(response, 401, "unauthenticated")
     assert response.headers["www-authenticate"] == "Bearer"
@@ -230,7 +227,7 @@ def test_an_unknown_token_is_unauthorised(shared):
 def test_a_trigger_that_is_not_in_the_table_is_not_found(shared):
     api, demand = shared.api, shared.stock["open"]
     before = api.event_count()
-    expect_problem(fire(api, demand, "publish", shared.owner), 404, "not-found")
+    expect_problem(fire(api, "demands", demand, "publish", shared.owner, bodies=BODIES), 404, "not-found")
     assert_nothing_recorded(api, before)
 
 
@@ -412,7 +409,7 @@ def test_an_open_demand_left_with_nobody_confirmed_after_its_claim_deadline_expi
 def test_the_system_triggers_are_forbidden_to_users_in_every_state(shared):
     api = shared.api
     before = api.event_count()
-    refused = {(row.trigger, state, who): fire(api, shared.stock[state], row.trigger, shared.parties[who])
+    refused = {(row.trigger, state, who): fire(api, "demands", shared.stock[state], row.trigger, shared.parties[who], bodies=BODIES)
                for row in SYSTEM_ROWS for state in STATES for who in ("owner", "admin")}
     refused = {case: response.status_code for case, response in refused.items()}
     assert refused == {case: 403 for case in refused}
@@ -428,7 +425,7 @@ def test_starting_needs_at_least_one_confirmed_claim(shared):
     demand = api.ok(api.get(f"/demands/{demand['id']}", owner))
     before = api.event_count()
 
-    problem = expect_problem(fire(api, demand, "start", owner), 409, "guard-failed")
+    problem = expect_problem(fire(api, "demands", demand, "start", owner, bodies=BODIES), 409, "guard-failed")
 
     assert problem["current_status"] == "open"
     assert problem["allowed_actions"] == may_fire(LIFECYCLE, "open", relations("owner"))
@@ -445,7 +442,7 @@ def test_fulfilling_is_refused_while_a_claim_is_still_confirmed_or_checked_in(sh
     demand = api.ok(api.get(f"/demands/{demand['id']}", owner))
     before = api.event_count()
 
-    problem = expect_problem(fire(api, demand, "fulfil", owner), 409, "guard-failed")
+    problem = expect_problem(fire(api, "demands", demand, "fulfil", owner, bodies=BODIES), 409, "guard-failed")
 
     assert problem["current_status"] == "in_progress"
     assert problem["allowed_actions"] == may_fire(LIFECYCLE, "in_progress", relations("owner"))
@@ -492,7 +489,7 @@ def test_rejecting_and_withdrawing_need_a_reason(shared, trigger, state, who, bo
     api, demand = shared.api, shared.stock[state]
     before = api.event_count()
 
-    expect_problem(fire(api, demand, trigger, shared.parties[who], body), 422,
+    expect_problem(fire(api, "demands", demand, trigger, shared.parties[who], body, bodies=BODIES), 422,
                    "validation")
 
     assert_nothing_recorded(api, before)
@@ -504,7 +501,7 @@ def test_closing_needs_a_rating_from_1_to_5(shared, rating):
     before = api.event_count()
     body = {"feedback": "很好"} if rating is None else {"rating": rating}
 
-    expect_problem(fire(api, demand, "close", shared.owner, body), 422, "validation")
+    expect_problem(fire(api, "demands", demand, "close", shared.owner, body, bodies=BODIES), 422, "validation")
 
     assert_nothing_recorded(api, before)
 
