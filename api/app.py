@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.gate import RequestGate
+from api.console import router as console
 from api.idempotency import IdempotencyMiddleware
 from api.routes import (audit, bookings, claims, demands, health, registry, service_records, services, stats,
                         tokens, venues, workflows)
@@ -72,6 +73,7 @@ def create_app(system: Linli | None = None, run_timers: bool = True) -> FastAPI:
     for module in (tokens, registry, demands, claims, service_records, venues, bookings, services, stats, workflows,
                    audit, health):
         app.include_router(module.router)
+    console.install(app)  # the web console at `/`, outside the OpenAPI document
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RequestGate)  # outermost: added last
     return app
