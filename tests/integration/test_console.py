@@ -1,0 +1,99 @@
+"""The console without a browser: its assets are the pinned ones, its forms refuse cross-site
+posts, its session cookie is out of scripts' and other sites' reach, it stays out of the OpenAPI
+document, and each role sees only what the API shows it."""
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from api.console.demo import demo_accounts
+from api.seed import Seeder
+
+VENDOR = Path(__file__).resolve().parents[2] / "api" / "console" / "static" / "vendor"
+TEMPLATES = VENDOR.parents[1] / "templates"
+
+
+def test_every_vendored_file_is_the_pinned_one():
+    manifest = json.loads((VENDOR / "manifest.json").read_text())
+    files = {p.name for p in VENDOR.iterdir() if p.name != "manifest.json"}
+    assert files == set(manifest)
+    for name, entry in manifest.items():
+        assert hashlib.sha256((VENDOR / name).read_bytes()).hexdigest() == entry["sha256"], name
+        assert entry["version"] in name
+
+
+def test_templates_load_nothing_from_elsewhere():
+    for template in TEMPLATES.glob("*.html"):
+        text = template.read_text()
+        assert not re.search(r'(src|href|action)="(https?:)?//', text), template.name
+
+
+def _signed_in(api, party) -> str:
+    api.client.cookies.clear()
+    page = api.client.get("/console/signin").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    token = party.headers["Authorization"].removeprefix("Bearer ")
+    reply = api.client.post("/console/signin", data={"csrf": csrf, "token": token, "next": "/"}, follow_redirects=False)
+    assert reply.status_code == 303
+    cookie = next(c for c in reply.headers.get_list("set-cookie") if c.startswith("linli_session="))
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    return re.search(r'name="csrf" value="([^"]+)"', api.client.get("/").text).group(1)
+
+
+def test_a_form_without_the_session_csrf_token_changes_nothing(api):
+    owner = api.org()
+    demand = api.demand(owner, "pending_review")
+    _signed_in(api, api.admin)
+    before = api.event_count()
+    form = {"collection": "demands", "id": demand["id"], "trigger": "approve", "next": "/"}
+    for csrf in ("", "forged"):
+        reply = api.client.post("/console/act", data={**form, "csrf": csrf}, follow_redirects=False)
+        assert reply.status_code == 303
+    assert api.event_count() == before
+    assert "CSRF" in api.client.get("/").text
+
+
+def test_a_signed_in_form_acts_as_the_user(api):
+    owner = api.org()
+    demand = api.demand(owner, "pending_review")
+    csrf = _signed_in(api, api.admin)
+    api.client.post("/console/act", data={"collection": "demands", "id": demand["id"], "trigger": "approve",
+                                          "next": "/", "csrf": csrf})
+    assert api.ok(api.get(f"/demands/{demand['id']}"))["status"] == "open"
+
+
+def test_a_sign_in_with_a_bad_token_is_refused(api):
+    page = api.client.get("/console/signin").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    reply = api.client.post("/console/signin", data={"csrf": csrf, "token": "no-such-token"})
+    assert "令牌无效" in reply.text and "linli_session" not in api.client.cookies
+
+
+def test_each_role_sees_only_what_the_api_shows_it(api):
+    owner, stranger = api.org(), api.org()
+    member = api.member(org=owner)
+    demand = api.demand(owner, "open")
+    api.claim(demand, member)
+    _signed_in(api, stranger)
+    assert "暂无认领" in api.client.get(f"/console/demands/{demand['id']}").text
+    assert "审计" not in api.client.get("/").text.split("<main", 1)[0]
+    assert "暂无事件" in api.client.get("/console/audit").text
+    _signed_in(api, owner)
+    assert "待确认" in api.client.get(f"/console/demands/{demand['id']}").text
+
+
+def test_console_pages_stay_out_of_the_openapi_document(api):
+    paths = api.client.get("/openapi.json").json()["paths"]
+    assert not [p for p in paths if p == "/" or p.startswith("/console")]
+
+
+def test_the_demo_store_gets_a_token_for_each_role(system):
+    if system.settings.postgres:
+        with pytest.raises(ValueError):
+            demo_accounts(system)
+        return
+    Seeder(system, 0.0005).run()
+    system.project()
+    assert {a["role"] for a in demo_accounts(system)} == {"admin", "auditor", "org", "member", "dept"}
