@@ -1,11 +1,10 @@
 """Sign-in, sign-out and CSRF for the console.
 
-Signing in checks the token against the API (`GET /auth/whoami`-free: the token is tried on a read
-only its holder may make is not needed; the token store resolves it) and keeps it in an HttpOnly,
-SameSite=Strict cookie, so page scripts cannot read it and no other site's page can send it. Every
-form carries a CSRF token: for a session, an HMAC of the session token (another site can neither
-read the cookie nor compute the value); before sign-in, a random value also set as a cookie
-(double submit). Nothing is kept server-side, so any API process serves any console request.
+Signing in checks the token as the API does (expired and revoked ones are refused) and keeps it in
+an HttpOnly, SameSite=Strict cookie, so page scripts cannot read it and no other site's page can
+send it. Every form carries a CSRF token: for a session, an HMAC of the session token (another site
+can neither read the cookie nor compute the value); before sign-in, a random value also set as a
+cookie (double submit). Nothing is kept server-side, so any API process serves any console request.
 """
 import hashlib
 import hmac
