@@ -42,14 +42,19 @@ async def _todo(request: Request, current, api) -> list[dict]:
     return cards
 
 
+def figures(stats: dict) -> dict:
+    """What the dashboard draws from `/stats`: the breakdowns by district and grid type appear
+    when the read model carries them."""
+    by_month = stats.get("by_month", {})
+    breakdowns = [(name, title, stats[name], charts.bars(stats[name]))
+                  for name, title in (("by_district", "按区"), ("by_grid_type", "按网格类型")) if stats.get(name)]
+    return {"stats": stats, "headline": charts.HEADLINE, "months": sorted(by_month), "trend": charts.trend(by_month),
+            "trend_metrics": charts.TREND, "breakdowns": breakdowns, "breakdown_metrics": charts.BREAKDOWN}
+
+
 @router.get("/")
 async def home(request: Request):
     current, api = page_api(request)
     stats = (await api.get("/stats")).body
-    breakdowns = [(name, title, stats[name]) for name, title in (("by_district", "按区"), ("by_grid_type", "按网格类型"))
-                  if stats.get(name)]
-    return render(request, current, "home.html", stats=stats, headline=charts.HEADLINE,
-                  months=sorted(stats.get("by_month", {})), trend=charts.trend(stats.get("by_month", {})),
-                  trend_metrics=charts.TREND, breakdowns=[(n, t, b, charts.bars(b)) for n, t, b in breakdowns],
-                  breakdown_metrics=charts.BREAKDOWN,
+    return render(request, current, "home.html", **figures(stats),
                   todo=await _todo(request, current, api) if current.actor else [])

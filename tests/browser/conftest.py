@@ -1,6 +1,7 @@
 """The console in a real browser: Debian's Chromium driven by Playwright through the system binary
-(never a downloaded browser), against a real server (`linli serve` in a subprocess, on its own
-SQLite store). One browser for the whole session keeps the CPU cost down.
+(never a downloaded browser), against a real server (`linli serve` in a subprocess, with a store of
+its own: the journeys on SQLite and PostgreSQL, the page checks on SQLite). One browser for the
+whole session keeps the CPU cost down.
 
 Without Chromium or Playwright these tests skip with the reason, unless LINLI_REQUIRE_BROWSER=1
 (.ci/run sets it), where that is a failure.
@@ -10,9 +11,11 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from tests.concurrency.live import free_port
@@ -52,13 +55,12 @@ def browser():
         launched.close()
 
 
-@pytest.fixture(scope="session")
-def server(browser, tmp_path_factory):
-    """`linli serve` on a free port with a store of its own; its base URL."""
+def _serve(settings: dict):
+    """`linli serve` on a free port with `settings` (environment) of its own; yields its base URL."""
     port = free_port()
-    env = {**os.environ, "LINLI_DATA_DIR": str(tmp_path_factory.mktemp("console") / "var"),
-           "LINLI_ADMIN_TOKEN": ADMIN_TOKEN, "LINLI_TIMER_INTERVAL_SECONDS": "0"}
-    env.pop("LINLI_DATABASE_URL", None)
+    env = {**os.environ, "LINLI_ADMIN_TOKEN": ADMIN_TOKEN, "LINLI_TIMER_INTERVAL_SECONDS": "0", **settings}
+    if "LINLI_DATABASE_URL" not in settings:
+        env.pop("LINLI_DATABASE_URL", None)
     process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                start_new_session=True)
@@ -80,6 +82,25 @@ def server(browser, tmp_path_factory):
         process.wait(10)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture(scope="session")
+def sqlite_server(browser, tmp_path_factory):
+    yield from _serve({"LINLI_DATA_DIR": str(tmp_path_factory.mktemp("console") / "var")})
+
+
+@pytest.fixture(scope="session")
+def postgres_server(browser, pg_url):
+    schema = f"linli_console_{uuid.uuid4().hex[:12]}"
+    yield from _serve({"LINLI_DATABASE_URL": pg_url, "LINLI_DATABASE_SCHEMA": schema, "LINLI_POOL_SIZE": "2"})
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def server(request) -> str:
+    """The journeys run against a server on each store."""
+    return request.getfixturevalue(f"{request.param}_server")
 
 
 @pytest.fixture

@@ -12,6 +12,12 @@ AXE = Axe()
 CONTROLS = "a[href], button, input:not([type=hidden]), select, textarea, summary"
 
 
+@pytest.fixture(scope="session")
+def server(sqlite_server) -> str:
+    """Pages are checked once, on SQLite (the journeys cover both stores)."""
+    return sqlite_server
+
+
 @pytest.fixture(scope="module")
 def scene(server):
     api = city(server)

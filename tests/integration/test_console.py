@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from api.console.dashboard import figures
 from api.console.demo import demo_accounts
+from api.console.pages import ENV
+from api.console.session import Session
 from api.seed import Seeder
 
 VENDOR = Path(__file__).resolve().parents[2] / "api" / "console" / "static" / "vendor"
@@ -97,3 +100,16 @@ def test_the_demo_store_gets_a_token_for_each_role(system):
     Seeder(system, 0.0005).run()
     system.project()
     assert {a["role"] for a in demo_accounts(system)} == {"admin", "auditor", "org", "member", "dept"}
+
+
+def test_the_dashboard_shows_district_and_grid_type_breakdowns_when_stats_carry_them():
+    stats = {"claims": 7, "by_month": {"2025-01": {"claims": 3}, "2025-02": {"claims": 4}},
+             "by_district": {"鼓楼区": {"claims": 5}, "台江区": {"claims": 2}},
+             "by_grid_type": {"小区型": {"demands_published": 2}}}
+    page = ENV.get_template("home.html").render(session=Session(None, None, "x"), nav=[], path="/", flash=None,
+                                                nonce="n", todo=[], **figures(stats))
+    for words in ("按区", "鼓楼区", "台江区", "按网格类型", "小区型", "2025-02"):
+        assert words in page
+    plain = ENV.get_template("home.html").render(session=Session(None, None, "x"), nav=[], path="/", flash=None,
+                                                 nonce="n", todo=[], **figures({"by_month": {}}))
+    assert "统计尚未按区和网格类型细分" in plain
