@@ -43,9 +43,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
         raise typer.BadParameter("inline or worker")
     os.environ["LINLI_PROJECTIONS"] = projections  # read by each worker process's Settings
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    console.print(f"邻里 serving at http://{shown}:{port}/ (console), JSON API docs at http://{shown}:{port}/docs\n"
-                  f"sign in at http://{shown}:{port}/console/signin with a token: `linli tokens create <role> "
-                  "--subject <id>`, or LINLI_ADMIN_TOKEN", highlight=False)
+    typer.echo(f"邻里 serving at http://{shown}:{port}/ (console) and the JSON API (docs at /docs)\n"
+               f"sign in at http://{shown}:{port}/console/signin with a token: `linli tokens demo` (demo store), "
+               "`linli tokens create <role> --subject <id>`, or LINLI_ADMIN_TOKEN")
     serving.serve(host, port, workers, header_timeout=Settings().header_timeout_seconds)
 
 
