@@ -38,7 +38,7 @@ def lifecycle(described: dict, state_label, trigger_label) -> dict:
                           "label": {"show": True, "formatter": trigger_label(t["trigger"])}})
     return {"animation": False,
             "series": [{"type": "graph", "layout": "circular", "circular": {"rotateLabel": False},
-                        "symbolSize": 54, "roam": False, "edgeSymbol": ["none", "arrow"], "edgeSymbolSize": 8,
+                        "symbolSize": 66, "roam": False, "edgeSymbol": ["none", "arrow"], "edgeSymbolSize": 8,
                         "autoCurveness": True, "label": {"show": True, "fontSize": 12},
                         "edgeLabel": {"fontSize": 10}, "lineStyle": {"opacity": 0.7, "width": 1.2},
                         "data": [{"name": state_label(s)} for s in described["states"]], "links": links}]}

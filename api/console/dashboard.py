@@ -17,6 +17,9 @@ async def _todo(request: Request, current, api) -> list[dict]:
         review = await api.get("/demands", status="pending_review", page_size=5)
         cards.append({"title": "待审核需求", "total": review.body.get("total", 0),
                       "items": [(f"/console/demands/{d['id']}", d["title"]) for d in review.body.get("items", [])]})
+        items = await api.get("/service-items", status="in_review", page_size=5)
+        cards.append({"title": "待发布服务事项", "total": items.body.get("total", 0),
+                      "items": [(f"/console/items/{i['id']}", i["title"]) for i in items.body.get("items", [])]})
     if role == "org":
         total, rows = await run_in_threadpool(todo.claims_to_confirm, db, subject)
         cards.append({"title": "待确认认领", "total": total,

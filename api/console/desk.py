@@ -1,5 +1,5 @@
-"""部门工作台: a department's queue with SLA lights, soonest due first, and a request's page with
-the actions its handler (or applicant) may take."""
+"""部门工作台: a department's queue with SLA lights, soonest due first, a request's page with the
+actions its handler (or applicant) may take, and a service item's page (its review, for the operator)."""
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -35,3 +35,12 @@ async def service_request(request_id: UUID, request: Request):
         return render(request, current, "missing.html", 404, problem=found.body)
     item = await api.get(f"/service-items/{found.body['item_id']}")
     return render(request, current, "request.html", record=found.body, item=item.body if item.ok else None)
+
+
+@router.get("/items/{item_id}")
+async def service_item(item_id: UUID, request: Request):
+    current, api = page_api(request)
+    found = await api.get(f"/service-items/{item_id}")
+    if not found.ok:
+        return render(request, current, "missing.html", 404, problem=found.body)
+    return render(request, current, "item.html", item=found.body)

@@ -20,6 +20,9 @@ TRIGGER = {
     "await_applicant": "等待申请人补充", "respond": "补充答复", "resolve": "办结", "evaluate": "评价",
     "reopen": "重新办理", "fill": "满员", "promote": "候补转正",
 }
+# Who may fire a transition, as the lifecycle tables name them
+PARTY = {"owner": "所属组织", "claimant": "认领人", "requester": "预约人", "provider": "提供方",
+         "applicant": "申请人", "handler": "承办部门", "admin": "平台运营", "system": "系统"}
 # What a trigger asks for besides the button: (field, label, input type, required)
 FIELDS = {
     "reject": [("reason", "驳回理由", "text", True)],

@@ -22,7 +22,7 @@ from tests.concurrency.live import free_port
 from tests.support import ADMIN_TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("LINLI_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("LINLI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = ROOT / "var" / "screenshots"
@@ -30,7 +30,7 @@ REQUIRE = os.environ.get("LINLI_REQUIRE_BROWSER") == "1"
 
 
 def _missing() -> str | None:
-    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+    if not Path(CHROMIUM).exists():
         return f"no Chromium at {CHROMIUM} (make system-packages installs it)"
     try:
         import playwright.sync_api  # noqa: F401

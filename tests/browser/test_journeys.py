@@ -1,9 +1,8 @@
 """The console's journeys, each as its users would take it in the browser; each asserts what the
 page shows and leaves screenshots in var/screenshots/."""
 import pytest
-from playwright.sync_api import expect
 
-from tests.browser.city import action, city, local, sign_in, sign_out
+from tests.browser.city import action, city, expect, local, sign_in, sign_out
 from tests.browser.conftest import shoot
 
 

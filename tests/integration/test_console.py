@@ -113,3 +113,17 @@ def test_the_dashboard_shows_district_and_grid_type_breakdowns_when_stats_carry_
     plain = ENV.get_template("home.html").render(session=Session(None, None, "x"), nav=[], path="/", flash=None,
                                                  nonce="n", todo=[], **figures({"by_month": {}}))
     assert "统计尚未按区和网格类型细分" in plain
+
+
+def test_the_operators_todo_lists_what_awaits_review_and_publishing_works_from_the_item_page(api):
+    owner, dept = api.org(), api.department()
+    demand = api.demand(owner, "pending_review", title="马尾区儿童关爱")
+    item = api.item(dept, "in_review", title="创业担保贷款贴息")
+    csrf = _signed_in(api, api.admin)
+    home = api.client.get("/").text
+    assert "马尾区儿童关爱" in home and f"/console/demands/{demand['id']}" in home
+    assert "创业担保贷款贴息" in home and f"/console/items/{item['id']}" in home
+    assert 'data-trigger="publish"' in api.client.get(f"/console/items/{item['id']}").text
+    api.client.post("/console/act", data={"collection": "service-items", "id": item["id"], "trigger": "publish",
+                                          "next": "/", "csrf": csrf})
+    assert api.ok(api.get(f"/service-items/{item['id']}"))["status"] == "published"
