@@ -5,8 +5,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.gate import RequestGate
 from api.console import router as console
+from api.gate import RequestGate
 from api.idempotency import IdempotencyMiddleware
 from api.routes import (audit, bookings, claims, demands, health, registry, service_records, services, stats,
                         tokens, venues, workflows)

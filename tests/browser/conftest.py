@@ -33,8 +33,8 @@ def _missing() -> str | None:
     if not Path(CHROMIUM).exists():
         return f"no Chromium at {CHROMIUM} (make system-packages installs it)"
     try:
-        import playwright.sync_api  # noqa: F401
         import axe_playwright_python  # noqa: F401
+        import playwright.sync_api  # noqa: F401
     except ImportError as error:
         return f"Playwright or axe-playwright-python not installed: {error}"
     return None

@@ -24,7 +24,7 @@ def scene(server):
     demand = api.demand(org, "open", title="晋安区文明宣传")
     api.claim(demand, member)
     venue = api.venue(org)
-    item, request = api.service_request_in("accepted", handler=dept)
+    _, request = api.service_request_in("accepted", handler=dept)
     review = api.item(dept, "in_review", title="创业担保贷款贴息")
     return {"anonymous": None, "org": org, "member": member, "dept": dept, "admin": api.admin,
             "auditor": api.auditor(), "demand": demand["id"], "venue": venue["id"], "request": request["id"], "item": review["id"],
