@@ -9,7 +9,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.console import labels
 from api.console.client import Api
-from api.console.session import ROLE_NAMES, Session, csrf_ok, flash, keep_presession, session, take_flash
+from api.console.session import (ROLE_NAMES, Session, clear_flash, csrf_ok, flash, keep_presession, read_flash,
+                                 session)
 from domain.city import CITY_TZ
 
 HERE = Path(__file__).parent
@@ -47,11 +48,12 @@ def nav_for(current: Session) -> list[tuple[str, str]]:
 
 
 def render(request: Request, current: Session, template: str, code: int = 200, **context) -> HTMLResponse:
-    response = HTMLResponse("", code)
-    context.update(request=request, session=current, nav=nav_for(current), path=request.url.path,
-                   flash=take_flash(request, response), nonce=secrets.token_urlsafe(12))
-    response.body = ENV.get_template(template).render(context).encode()
-    response.headers["content-length"] = str(len(response.body))
+    message = read_flash(request)
+    context.update(request=request, session=current, nav=nav_for(current), path=request.url.path, flash=message,
+                   nonce=secrets.token_urlsafe(12))
+    response = HTMLResponse(ENV.get_template(template).render(context), code)
+    if message:
+        clear_flash(response)
     keep_presession(request, response, current)
     secure(response)
     return response

@@ -92,12 +92,15 @@ def flash(request: Request, response: Response, kind: str, text: str) -> None:
                         secure=_secure(request), path="/", max_age=60)
 
 
-def take_flash(request: Request, response: Response) -> dict | None:
+def read_flash(request: Request) -> dict | None:
     from urllib.parse import unquote
 
     raw = request.cookies.get(FLASH)
     if not raw:
         return None
-    response.delete_cookie(FLASH, path="/")
     kind, _, text = unquote(raw).partition("|")
     return {"kind": kind if kind in ("ok", "error") else "error", "text": text}
+
+
+def clear_flash(response: Response) -> None:
+    response.delete_cookie(FLASH, path="/", httponly=True, samesite="strict")

@@ -127,3 +127,26 @@ def test_the_operators_todo_lists_what_awaits_review_and_publishing_works_from_t
     api.client.post("/console/act", data={"collection": "service-items", "id": item["id"], "trigger": "publish",
                                           "next": "/", "csrf": csrf})
     assert api.ok(api.get(f"/service-items/{item['id']}"))["status"] == "published"
+
+
+def test_each_party_sees_what_awaits_it_and_nothing_of_others(api):
+    owner, other = api.org(), api.org()
+    member = api.member(org=owner)
+    demand = api.demand(owner, "open", title="台江区医疗义诊")
+    claim = api.claim(demand, member)
+    venue = api.venue(owner, requires_approval=True, name="台江区党群服务中心")
+    api.book(venue, member)
+    dept = api.department()
+    api.service_request_in("submitted", handler=dept)
+
+    _signed_in(api, owner)
+    home = api.client.get("/").text
+    assert "台江区医疗义诊" in home and "台江区党群服务中心" in home
+    _signed_in(api, other)
+    home = api.client.get("/").text
+    assert "台江区医疗义诊" not in home and "台江区党群服务中心" not in home
+    api.act("claims", claim["id"], "confirm", owner)
+    _signed_in(api, member)
+    assert "台江区医疗义诊" in api.client.get("/").text  # to check in
+    _signed_in(api, dept)
+    assert "申请稳岗返还" in api.client.get("/").text  # to accept
