@@ -50,7 +50,9 @@ async def week(venue_id: UUID, request: Request):
         day = monday + timedelta(days=offset)
         free = (await api.get(f"/venues/{venue_id}/availability", date=day.isoformat())).body.get("free", [])
         held = [b for b in bookings if datetime.fromisoformat(b["starts_at"]).astimezone(CITY_TZ).date() == day]
-        days.append({"date": day, "weekday": WEEKDAYS[offset], "free": free, "bookings": held})
+        entries = sorted([("free", f) for f in free] + [("booking", b) for b in held],
+                         key=lambda entry: datetime.fromisoformat(entry[1]["starts_at"]))
+        days.append({"date": day, "weekday": WEEKDAYS[offset], "entries": entries})
     return render(request, current, "venue.html", venue=found.body, days=days, monday=monday,
                   previous=(monday - timedelta(days=7)).isoformat(), following=(monday + timedelta(days=7)).isoformat(),
                   can_book=current.role in ("member", "org") and found.body["status"] == "active")
