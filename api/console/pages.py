@@ -31,10 +31,19 @@ def _local(value) -> str:
     return moment.astimezone(CITY_TZ).strftime("%Y-%m-%d %H:%M")
 
 
+def _value(value) -> str:
+    """A recorded field as a reader would write it."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value)
+
+
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(local=_local, status=lambda s: labels.STATUS.get(s, s or ""),
+    env.filters.update(local=_local, value=_value, status=lambda s: labels.STATUS.get(s, s or ""),
                        trigger=lambda t: labels.TRIGGER.get(t, t))
     env.globals.update(labels=labels, role_names=ROLE_NAMES)
     return env

@@ -150,3 +150,18 @@ def test_each_party_sees_what_awaits_it_and_nothing_of_others(api):
     assert "台江区医疗义诊" in api.client.get("/").text  # to check in
     _signed_in(api, dept)
     assert "申请稳岗返还" in api.client.get("/").text  # to accept
+
+
+def test_a_demand_page_shows_the_waitlist_in_order_with_the_owners_buttons(api):
+    owner = api.org()
+    first, second = api.member(org=owner), api.member(org=owner)
+    demand = api.demand(owner, "open", needed=1)
+    api.act("claims", api.claim(demand, first)["id"], "confirm", owner)
+    waiting = api.claim(demand, second)
+    api.act("claims", waiting["id"], "waitlist", owner)
+    _signed_in(api, owner)
+    page = api.client.get(f"/console/demands/{demand['id']}").text
+    waitlist = page[page.index('id="waitlist"'):]
+    assert second.id[:8] in waitlist and first.id[:8] not in waitlist.split("</ol>")[0]
+    row = page[page.index(f'data-claim="{waiting["id"]}"'):].split("</tr>")[0]
+    assert 'data-trigger="confirm"' in row and 'data-trigger="decline"' in row
