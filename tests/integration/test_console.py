@@ -165,3 +165,12 @@ def test_a_demand_page_shows_the_waitlist_in_order_with_the_owners_buttons(api):
     assert second.id[:8] in waitlist and first.id[:8] not in waitlist.split("</ol>")[0]
     row = page[page.index(f'data-claim="{waiting["id"]}"'):].split("</tr>")[0]
     assert 'data-trigger="confirm"' in row and 'data-trigger="decline"' in row
+
+
+def test_pages_allow_scripts_styles_and_connections_from_this_server_only(api):
+    reply = api.client.get("/")
+    policy = reply.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "script-src 'self';" in policy and "connect-src 'self'" in policy
+    assert reply.headers["x-frame-options"] == "DENY"
+    for script in re.findall(r'<script src="([^"]+)"', reply.text):
+        assert api.client.get(script).status_code == 200, script
