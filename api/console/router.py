@@ -1,9 +1,10 @@
 """The console's routes, outside the OpenAPI document (it describes the JSON contract only), and
 its vendored static files."""
 import re
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.staticfiles import StaticFiles
 
 from api.console import audit, dashboard, demands, desk, flows, records, venues
@@ -17,7 +18,7 @@ TRIGGER_NAME = re.compile(r"[a-z_]{1,32}")
 
 
 @router.get("/signin")
-async def signin_page(request: Request, next: str = "/"):
+async def signin_page(request: Request, next: Annotated[str, Query(max_length=500)] = "/"):
     current, _ = page_api(request)
     return render(request, current, "signin.html", next=next)
 

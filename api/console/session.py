@@ -10,13 +10,12 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from fastapi import Request
 from fastapi.responses import Response
 
-from api.auth import BOOTSTRAP, Holder
-from domain.actors import Actor, Role
+from api.auth import Holder, Unauthenticated, token_holder
+from domain.actors import Actor
 
 SESSION = "linli_session"
 PRESESSION = "linli_csrf"
@@ -40,13 +39,11 @@ def _csrf_for(token: str) -> str:
 
 
 def holder_of(request: Request, token: str) -> Holder | None:
-    """The token's holder when it is valid now (the bootstrap admin token included)."""
-    system = request.app.state.linli
-    admin = system.settings.admin_token
-    if admin is not None and hmac.compare_digest(token.encode(), admin.get_secret_value().encode()):
-        return Holder(BOOTSTRAP, Actor("admin", Role.ADMIN), None, False)
-    holder = system.tokens.holder(token)
-    return holder if holder is not None and holder.valid(datetime.now(UTC)) else None
+    """The token's holder when it is valid now, as the API resolves a bearer token."""
+    try:
+        return token_holder(request.app.state.linli, token)
+    except Unauthenticated:
+        return None
 
 
 def session(request: Request) -> Session:
