@@ -174,3 +174,30 @@ def test_pages_allow_scripts_styles_and_connections_from_this_server_only(api):
     assert reply.headers["x-frame-options"] == "DENY"
     for script in re.findall(r'<script src="([^"]+)"', reply.text):
         assert api.client.get(script).status_code == 200, script
+
+
+@pytest.mark.parametrize("days, starts, ends, words", [
+    (3, "06:00", "07:00", "不在场地开放时间内"),
+    (60, "10:00", "12:00", "超出可提前预约的天数"),
+    (5, "10:00", "12:00", "场地该时段停用（闭馆）"),
+    (3, "10:00", "12:00", None),
+])
+def test_the_booking_form_says_which_rule_refused_it(api, days, starts, ends, words):
+    from datetime import timedelta
+
+    from domain.city import CITY_TZ
+
+    owner, member = api.org(), api.member()
+    day = (api.clock.now().astimezone(CITY_TZ) + timedelta(days=days)).date()
+    fifth = (api.clock.now().astimezone(CITY_TZ) + timedelta(days=5)).date()
+    closed = {"starts_at": f"{fifth}T00:00:00+08:00", "ends_at": f"{fifth + timedelta(days=1)}T00:00:00+08:00",
+              "reason": "装修"}
+    venue = api.venue(owner, blackouts=[closed])
+    csrf = _signed_in(api, member)
+    reply = api.client.post(f"/console/venues/{venue['id']}/bookings",
+                            data={"csrf": csrf, "date": day.isoformat(), "starts": starts, "ends": ends,
+                                  "attendees": "10", "purpose": "支部学习"})
+    if words is None:
+        assert "预约已提交（已确认）" in reply.text
+    else:
+        assert f"预约未成功，{words}" in reply.text
