@@ -13,7 +13,7 @@ FILTERS = ("aggregate_id", "actor", "type", "since", "until", "after")
 
 @router.get("")
 async def index(request: Request):
-    current, api = page_api(request)
+    current, api = await page_api(request)
     chosen = {k: request.query_params.get(k, "")[:200] for k in FILTERS}
     query = {**chosen, "since": instant(chosen["since"]), "until": instant(chosen["until"])}
     found = await api.get("/audit/events", **query, limit=50) if current.actor else None
@@ -27,7 +27,7 @@ async def index(request: Request):
 
 @router.get("/{aggregate_id}")
 async def timeline(aggregate_id: UUID, request: Request):
-    current, api = page_api(request)
+    current, api = await page_api(request)
     found = await api.get(f"/audit/aggregates/{aggregate_id}/history")
     if not found.ok:
         return render(request, current, "missing.html", found.status, problem=found.body)

@@ -57,7 +57,7 @@ def figures(stats: dict) -> dict:
 
 @router.get("/")
 async def home(request: Request):
-    current, api = page_api(request)
+    current, api = await page_api(request)
     stats = (await api.get("/stats")).body
     return render(request, current, "home.html", **figures(stats),
                   todo=await _todo(request, current, api) if current.actor else [])

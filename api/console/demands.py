@@ -15,7 +15,7 @@ PAGE_SIZE = 20
 
 @router.get("")
 async def board(request: Request):
-    current, api = page_api(request)
+    current, api = await page_api(request)
     chosen = {k: request.query_params.get(k, "")[:200] for k in FILTERS}
     page = page_number(request.query_params.get("page"))
     listed = await api.get("/demands", **chosen, page=page, page_size=PAGE_SIZE)
@@ -52,7 +52,7 @@ async def post_demand(request: Request):
 
 @router.get("/{demand_id}")
 async def demand_page(demand_id: UUID, request: Request):
-    current, api = page_api(request)
+    current, api = await page_api(request)
     found = await api.get(f"/demands/{demand_id}")
     if not found.ok:
         return render(request, current, "missing.html", 404, problem=found.body)

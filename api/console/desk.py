@@ -13,7 +13,7 @@ LAST = "9999"  # sorts requests without a due time (not yet accepted) after thos
 
 @router.get("/desk")
 async def desk(request: Request):
-    current, api = page_api(request)
+    current, api = await page_api(request)
     department = current.actor.id if current.role == "dept" else request.query_params.get("department", "")[:64]
     status = request.query_params.get("status", "open")[:32]
     rows, problem = [], None
@@ -29,7 +29,7 @@ async def desk(request: Request):
 
 @router.get("/requests/{request_id}")
 async def service_request(request_id: UUID, request: Request):
-    current, api = page_api(request)
+    current, api = await page_api(request)
     found = await api.get(f"/service-requests/{request_id}")
     if not found.ok:
         return render(request, current, "missing.html", 404, problem=found.body)
@@ -39,7 +39,7 @@ async def service_request(request_id: UUID, request: Request):
 
 @router.get("/items/{item_id}")
 async def service_item(item_id: UUID, request: Request):
-    current, api = page_api(request)
+    current, api = await page_api(request)
     found = await api.get(f"/service-items/{item_id}")
     if not found.ok:
         return render(request, current, "missing.html", 404, problem=found.body)

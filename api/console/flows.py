@@ -12,7 +12,7 @@ NAMES = {"demand": "需求", "claim": "认领", "venue": "场地", "booking": "�
 
 @router.get("/workflows")
 async def workflows(request: Request):
-    current, api = page_api(request)
+    current, api = await page_api(request)
     described = (await api.get("/workflows")).body.get("items", [])
     drawn = [(w, NAMES.get(w["name"], w["name"]),
               charts.lifecycle(w, lambda s: STATUS.get(s, s), lambda t: TRIGGER.get(t, t))) for w in described]

@@ -1,4 +1,5 @@
 """Rendering: the template environment, the page frame's context and the headers every page gets."""
+import re
 import secrets
 from datetime import datetime
 from pathlib import Path
@@ -6,6 +7,7 @@ from pathlib import Path
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
 
 from api.console import labels
 from api.console.client import Api
@@ -14,6 +16,9 @@ from api.console.session import (ROLE_NAMES, Session, clear_flash, csrf_ok, flas
 from domain.city import CITY_TZ
 
 HERE = Path(__file__).parent
+# A path on this server: one leading slash, then no slash or backslash, and no space or control
+# character anywhere (browsers drop tabs and newlines, which would turn "/\t/x" into "//x").
+LOCAL_PATH = re.compile(r"/(?![/\\])[^\s\x00-\x1f\x7f\\]*")
 # Scripts and styles only from this server: a page cannot load anything from elsewhere.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
@@ -74,21 +79,20 @@ def secure(response) -> None:
                              "Cache-Control": "no-store"})
 
 
-def page_api(request: Request) -> tuple[Session, Api]:
-    current = session(request)
+async def page_api(request: Request) -> tuple[Session, Api]:
+    """The caller's session (its token looked up off the event loop) and the API as that caller."""
+    current = await run_in_threadpool(session, request)
     return current, Api(request, current.token)
 
 
 def local_path(value: str | None, fallback: str = "/") -> str:
     """Only a path on this server is a place to go back to (no open redirect)."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return fallback
+    return value if value and LOCAL_PATH.fullmatch(value) else fallback
 
 
 async def posted(request: Request) -> tuple[Session, Api, dict] | RedirectResponse:
     """A form post's fields once its CSRF token checks out; else back with the refusal."""
-    current, api = page_api(request)
+    current, api = await page_api(request)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     back = local_path(form.get("next") or request.headers.get("referer", "").partition(request.url.netloc)[2])
     if not csrf_ok(request, current, form.get("csrf", "")):

@@ -9,7 +9,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 
 @router.get("/record")
 async def record(request: Request):
-    current, api = page_api(request)
+    current, api = await page_api(request)
     member = current.actor.id if current.role == "member" else request.query_params.get("member", "")[:64]
     found = await api.get(f"/members/{member}/service-record") if current.actor and member else None
     return render(request, current, "record.html", member=member, record=found.body if found and found.ok else None,

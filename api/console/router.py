@@ -6,6 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from api.console import audit, dashboard, demands, desk, flows, records, venues
 from api.console.labels import FIELDS, TRIGGER, problem_words
@@ -19,7 +20,7 @@ TRIGGER_NAME = re.compile(r"[a-z_]{1,32}")
 
 @router.get("/signin")
 async def signin_page(request: Request, next: Annotated[str, Query(max_length=500)] = "/"):
-    current, _ = page_api(request)
+    current, _ = await page_api(request)
     return render(request, current, "signin.html", next=next)
 
 
@@ -30,7 +31,7 @@ async def signin(request: Request):
         return checked
     _, _, form = checked
     token = form.get("token", "").strip()
-    if not token or len(token) > 200 or holder_of(request, token) is None:
+    if not token or len(token) > 200 or await run_in_threadpool(holder_of, request, token) is None:
         return go(request, "/console/signin", "error", "令牌无效、已过期或已吊销")
     response = go(request, form.get("next") or "/", "ok", "已登录")
     sign_in(request, response, token)

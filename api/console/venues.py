@@ -16,7 +16,7 @@ WEEKDAYS = "一二三四五六日"
 
 @router.get("")
 async def venue_list(request: Request):
-    current, api = page_api(request)
+    current, api = await page_api(request)
     page = page_number(request.query_params.get("page"))
     listed = (await api.get("/venues", page=page, page_size=20)).body
     return render(request, current, "venues.html", venues=listed.get("items", []), total=listed.get("total", 0),
@@ -33,7 +33,7 @@ def _monday(raw: str | None) -> date:
 
 @router.get("/{venue_id}")
 async def week(venue_id: UUID, request: Request):
-    current, api = page_api(request)
+    current, api = await page_api(request)
     found = await api.get(f"/venues/{venue_id}")
     if not found.ok:
         return render(request, current, "missing.html", 404, problem=found.body)

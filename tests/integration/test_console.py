@@ -201,3 +201,13 @@ def test_the_booking_form_says_which_rule_refused_it(api, days, starts, ends, wo
         assert "预约已提交（已确认）" in reply.text
     else:
         assert f"预约未成功，{words}" in reply.text
+
+
+@pytest.mark.parametrize("elsewhere", ["//evil.example/", "/\t/evil.example/", "/\\evil.example", "https://evil.example/"])
+def test_signing_in_never_sends_the_browser_to_another_site(api, elsewhere):
+    page = api.client.get("/console/signin").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    token = api.admin.headers["Authorization"].removeprefix("Bearer ")
+    reply = api.client.post("/console/signin", data={"csrf": csrf, "token": token, "next": elsewhere},
+                            follow_redirects=False)
+    assert reply.status_code == 303 and reply.headers["location"] == "/"
