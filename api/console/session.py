@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from fastapi.responses import Response
 
-from api.auth import Holder, Unauthenticated, token_holder
+from api.auth import Holder, Unauthenticated, holder_for
 from domain.actors import Actor
 
 SESSION = "linli_session"
@@ -41,7 +41,7 @@ def _csrf_for(token: str) -> str:
 def holder_of(request: Request, token: str) -> Holder | None:
     """The token's holder when it is valid now, as the API resolves a bearer token."""
     try:
-        return token_holder(request.app.state.linli, token)
+        return holder_for(request.app.state.linli, token)
     except Unauthenticated:
         return None
 
