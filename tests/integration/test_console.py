@@ -211,3 +211,14 @@ def test_signing_in_never_sends_the_browser_to_another_site(api, elsewhere):
     reply = api.client.post("/console/signin", data={"csrf": csrf, "token": token, "next": elsewhere},
                             follow_redirects=False)
     assert reply.status_code == 303 and reply.headers["location"] == "/"
+
+
+def test_an_auditor_signed_in_to_the_console_changes_nothing(api):
+    owner = api.org()
+    demand = api.demand(owner, "pending_review")
+    csrf = _signed_in(api, api.auditor())
+    before = api.event_count()
+    reply = api.client.post("/console/act", data={"collection": "demands", "id": demand["id"], "trigger": "approve",
+                                                  "next": f"/console/demands/{demand['id']}", "csrf": csrf})
+    assert "无权进行该操作" in reply.text
+    assert api.event_count() == before
