@@ -23,7 +23,7 @@ def bookings_of_requester(actor: CurrentActor, system: System, requester: Filter
 @router.get("/{booking_id}")
 def get_booking(booking_id: UUID, actor: CurrentActor, system: System):
     b = system.venues.booking(booking_id, actor)
-    return reply(system, booking(b, actor), b.version)
+    return reply(booking(b, actor), b.version)
 
 
 @router.post("/{booking_id}/actions/{trigger}")
@@ -32,4 +32,4 @@ def act_on_booking(booking_id: UUID, trigger: str, request: Request, actor: Curr
     fields = body.fields() if body else {}
     outcome = system.venues.act_on_booking(meta(request, actor, fields.get("reason")), booking_id, trigger,
                                            if_match(request), **fields)
-    return reply(system, booking(outcome.value, actor), outcome.value.version, 200, outcome, "venues")
+    return reply(booking(outcome.value, actor), outcome.value.version, 200, outcome, "venues")

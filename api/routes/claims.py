@@ -14,7 +14,7 @@ router = APIRouter(prefix="/claims", tags=["claims"])
 @router.get("/{claim_id}")
 def get_claim(claim_id: UUID, actor: CurrentActor, system: System):
     c = system.demands.claim(claim_id, actor)
-    return reply(system, claim(c, actor), c.version)
+    return reply(claim(c, actor), c.version)
 
 
 @router.post("/{claim_id}/actions/{trigger}")
@@ -23,4 +23,4 @@ def act_on_claim(claim_id: UUID, trigger: str, request: Request, actor: CurrentA
     fields = body.fields() if body else {}
     outcome = system.demands.act_on_claim(meta(request, actor, fields.get("reason")), claim_id, trigger,
                                           if_match(request), **fields)
-    return reply(system, claim(outcome.value, actor), outcome.value.version, 200, outcome, "demands")
+    return reply(claim(outcome.value, actor), outcome.value.version, 200, outcome, "demands")

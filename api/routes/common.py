@@ -65,8 +65,8 @@ def if_match(request: Request) -> int | None:
     return int(number)
 
 
-def reply(system: Linli, body: dict, version: int | None = None, status: int = 200,
-          outcome: Outcome | None = None, context: str | None = None) -> JSONResponse:
+def reply(body: dict, version: int | None = None, status: int = 200, outcome: Outcome | None = None,
+          context: str | None = None) -> JSONResponse:
     """A resource reply; a command's reply also carries its log position (the engine projected it
     already: api/wiring.py installs inline projection as an after-commit hook)."""
     if outcome is not None and outcome.position is not None:

@@ -18,7 +18,7 @@ DETAILS = {"title", "description", "category", "grid_id", "needed", "claim_deadl
 def post_demand(body: NewDemand, request: Request, actor: CurrentActor, system: System):
     outcome = system.demands.post_demand(meta(request, actor), new_id(request, actor), body.organisation_id,
                                          **body.model_dump(include=DETAILS), location=body.location())
-    return reply(system, demand(outcome.value, actor), outcome.value.version, 201, outcome, "demands")
+    return reply(demand(outcome.value, actor), outcome.value.version, 201, outcome, "demands")
 
 
 @router.get("")
@@ -32,7 +32,7 @@ def list_demands(actor: MaybeActor, system: System, status: Filter = None, grid:
 @router.get("/{demand_id}")
 def get_demand(demand_id: UUID, actor: MaybeActor, system: System):
     d = system.demands.demand(demand_id, actor)
-    return reply(system, demand(d, actor), d.version)
+    return reply(demand(d, actor), d.version)
 
 
 @router.post("/{demand_id}/actions/{trigger}")
@@ -41,7 +41,7 @@ def act_on_demand(demand_id: UUID, trigger: str, request: Request, actor: Curren
     fields = body.fields() if body else {}
     outcome = system.demands.act_on_demand(meta(request, actor, fields.get("reason")), demand_id, trigger,
                                            if_match(request), **fields)
-    return reply(system, demand(outcome.value, actor), outcome.value.version, 200, outcome, "demands")
+    return reply(demand(outcome.value, actor), outcome.value.version, 200, outcome, "demands")
 
 
 @router.post("/{demand_id}/claims", status_code=201)
@@ -50,7 +50,7 @@ def make_claim(demand_id: UUID, request: Request, actor: CurrentActor, system: S
     body = body or NewClaim()
     outcome = system.demands.make_claim(meta(request, actor), new_id(request, actor), demand_id, body.headcount,
                                         body.note, fresh=is_fresh(request))
-    return reply(system, claim(outcome.value, actor), outcome.value.version, 201, outcome, "demands")
+    return reply(claim(outcome.value, actor), outcome.value.version, 201, outcome, "demands")
 
 
 @router.get("/{demand_id}/claims")

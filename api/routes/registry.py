@@ -45,7 +45,7 @@ class NewDepartment(BaseModel):
 def _register(kind: str, body: BaseModel, request: Request, actor, system):
     fields = {name: getattr(body, name) for name in type(body).model_fields}
     outcome = system.registry.register(meta(request, actor), kind, new_id(request, actor), **fields)
-    return reply(system, registered(outcome.value, actor), outcome.value.version, 201, outcome, "registry")
+    return reply(registered(outcome.value, actor), outcome.value.version, 201, outcome, "registry")
 
 
 def _read(kind: str, record_id: str, actor, system):
@@ -55,8 +55,8 @@ def _read(kind: str, record_id: str, actor, system):
     record = system.registry.read(kind, record_id, actor)
     if actor is None:
         public = {"id", "status", "version", "allowed_actions", "name"}
-        return reply(system, {k: v for k, v in registered(record, None).items() if k in public}, record.version)
-    return reply(system, registered(record, actor), record.version)
+        return reply({k: v for k, v in registered(record, None).items() if k in public}, record.version)
+    return reply(registered(record, actor), record.version)
 
 
 @router.post("/grids", status_code=201)

@@ -58,7 +58,7 @@ class NewRequest(Located):
 def draft_item(body: NewItem, request: Request, actor: CurrentActor, system: System):
     content = body.model_dump(include=set(NewItem.model_fields))
     outcome = system.services.draft_item(meta(request, actor), new_id(request, actor), content)
-    return reply(system, service_item(outcome.value, actor), outcome.value.version, 201, outcome, "services")
+    return reply(service_item(outcome.value, actor), outcome.value.version, 201, outcome, "services")
 
 
 @router.get("/service-items")
@@ -71,7 +71,7 @@ def catalogue(actor: MaybeActor, system: System, department: Filter = None, cate
 @router.get("/service-items/{item_id}")
 def get_item(item_id: UUID, actor: MaybeActor, system: System):
     item = system.services.item(item_id, actor)
-    return reply(system, service_item(item, actor), item.version)
+    return reply(service_item(item, actor), item.version)
 
 
 @router.get("/service-items/{item_id}/versions/{content_version}")
@@ -86,7 +86,7 @@ def act_on_item(item_id: UUID, trigger: str, request: Request, actor: CurrentAct
     fields = body.fields() if body else {}
     outcome = system.services.act_on_item(meta(request, actor, fields.get("reason")), item_id, trigger,
                                           if_match(request), **fields)
-    return reply(system, service_item(outcome.value, actor), outcome.value.version, 200, outcome, "services")
+    return reply(service_item(outcome.value, actor), outcome.value.version, 200, outcome, "services")
 
 
 @router.post("/service-items/{item_id}/requests", status_code=201)
@@ -94,13 +94,13 @@ def file_request(item_id: UUID, body: NewRequest, request: Request, actor: Curre
     outcome = system.services.file_request(meta(request, actor), new_id(request, actor), item_id, body.subject,
                                            body.detail, body.location())
     now = system.clock.now()
-    return reply(system, service_request(outcome.value, actor, now), outcome.value.version, 201, outcome, "services")
+    return reply(service_request(outcome.value, actor, now), outcome.value.version, 201, outcome, "services")
 
 
 @router.get("/service-requests/{request_id}")
 def get_request(request_id: UUID, actor: CurrentActor, system: System):
     found = system.services.request(request_id, actor)
-    return reply(system, service_request(found, actor, system.clock.now()), found.version)
+    return reply(service_request(found, actor, system.clock.now()), found.version)
 
 
 @router.post("/service-requests/{request_id}/actions/{trigger}")
@@ -110,7 +110,7 @@ def act_on_request(request_id: UUID, trigger: str, request: Request, actor: Curr
     outcome = system.services.act_on_request(meta(request, actor, fields.get("reason")), request_id, trigger,
                                              if_match(request), **fields)
     now = system.clock.now()
-    return reply(system, service_request(outcome.value, actor, now), outcome.value.version, 200, outcome, "services")
+    return reply(service_request(outcome.value, actor, now), outcome.value.version, 200, outcome, "services")
 
 
 @router.get("/departments/{department_id}/queue")

@@ -51,7 +51,7 @@ def share_venue(body: NewVenue, request: Request, actor: CurrentActor, system: S
     fields = {**body.model_dump(exclude={"organisation_id"}, include=set(NewVenue.model_fields)),
               "blackouts": [b.model_dump() for b in body.blackouts]}
     outcome = system.venues.share_venue(meta(request, actor), new_id(request, actor), body.organisation_id, **fields)
-    return reply(system, venue(outcome.value, actor), outcome.value.version, 201, outcome, "venues")
+    return reply(venue(outcome.value, actor), outcome.value.version, 201, outcome, "venues")
 
 
 @router.get("")
@@ -67,7 +67,7 @@ def list_venues(actor: MaybeActor, system: System, grid: Filter = None,
 @router.get("/{venue_id}")
 def get_venue(venue_id: UUID, actor: MaybeActor, system: System):
     v = system.venues.get(venue_id, Venue)
-    return reply(system, venue(v, actor), v.version)
+    return reply(venue(v, actor), v.version)
 
 
 @router.get("/{venue_id}/availability")
@@ -84,14 +84,14 @@ def act_on_venue(venue_id: UUID, trigger: str, request: Request, actor: CurrentA
     fields = body.fields() if body else {}
     outcome = system.venues.act_on_venue(meta(request, actor, fields.get("reason")), venue_id, trigger,
                                          if_match(request), **fields)
-    return reply(system, venue(outcome.value, actor), outcome.value.version, 200, outcome, "venues")
+    return reply(venue(outcome.value, actor), outcome.value.version, 200, outcome, "venues")
 
 
 @router.post("/{venue_id}/bookings", status_code=201)
 def book(venue_id: UUID, body: NewBooking, request: Request, actor: CurrentActor, system: System):
     outcome = system.venues.book(meta(request, actor), new_id(request, actor), venue_id, body.starts_at,
                                  body.ends_at, body.attendees, body.purpose)
-    return reply(system, booking(outcome.value, actor), outcome.value.version, 201, outcome, "venues")
+    return reply(booking(outcome.value, actor), outcome.value.version, 201, outcome, "venues")
 
 
 @router.get("/{venue_id}/bookings")
