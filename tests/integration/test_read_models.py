@@ -95,6 +95,7 @@ class World:
         return result
 
     def claim(self, demand_id: str, by: Party, headcount: int = 1) -> dict:
+        self.api.clock.advance(milliseconds=1)  # events are dated by the clock: claims made one after another
         c = self.api.ok(self.api.post(f"/demands/{demand_id}/claims", {"headcount": headcount}, by), 201)
         self.claims[demand_id].append(c["id"])
         d = self.demand(demand_id)
