@@ -213,7 +213,8 @@ class DueDeadlines:
 
     def due(self, now: datetime, limit: int = 500) -> list[dict]:
         return self.db.rows(
-            "SELECT aggregate_id, kind, context, cause FROM deadlines WHERE due_at <= %s ORDER BY due_at LIMIT %s",
+            "SELECT aggregate_id, kind, context, cause, due_at FROM deadlines WHERE due_at <= %s "
+            "ORDER BY due_at, aggregate_id, kind LIMIT %s",
             (iso(now), limit),
         )
 
