@@ -34,11 +34,17 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
 
-def touch(tx: Tx, table: str, event, carried: tuple[str, ...] = ("status",), **changes) -> None:
-    """Move an aggregate's row to this event: its version and updated_at, the `carried` fields the
-    event has (status, reason, ...), and any other `changes`."""
+def moved(event, carried: tuple[str, ...] = ("status",), **changes) -> dict:
+    """What moving an aggregate's row to this event sets: its version and updated_at, the `carried`
+    fields the event has (status, reason, ...), and any other `changes`."""
     values = {"version": event.originator_version, "updated_at": iso(event.timestamp), **changes}
     values.update({name: vars(event)[name] for name in carried if name in vars(event)})
+    return values
+
+
+def touch(tx: Tx, table: str, event, carried: tuple[str, ...] = ("status",), **changes) -> None:
+    """Move an aggregate's row to this event at once (see `moved`)."""
+    values = moved(event, carried, **changes)
     sets = ", ".join(f"{column} = %s" for column in values)
     tx.execute(f"UPDATE {table} SET {sets} WHERE id = %s", (*values.values(), str(event.originator_id)))
 

@@ -70,6 +70,7 @@ class Stats(View):
     def finish_batch(self, tx: Tx, context: str, position: int) -> None:
         """A batch's changes to each counter, summed, in one statement; then the entries of the
         keys it changed, written again from their counters (one read, one write)."""
+        self.subjects.flush(tx)
         tx.executemany("INSERT INTO stats_grids (id, name, district, type) VALUES (%s, %s, %s, %s) "
                        "ON CONFLICT (id) DO NOTHING", self._new_grids)
         tx.executemany(

@@ -13,7 +13,8 @@ TRACKED = ("organisations", "members", "demands_published", "claims", "service_h
 # the comparison key of every read-model table we know; other tables are ordered by all columns
 PRIMARY_KEYS = {
     "demand_board": "id", "claims": "id", "service_records": "claim_id", "stats": "metric, dimension, key",
-    "stats_subjects": "id", "stats_grids": "id", "stats_entries": "dimension, key", "deadlines": "aggregate_id, kind", "deadline_subjects": "id",
+    "stats_subjects": "id", "stats_grids": "id", "stats_entries": "dimension, key",
+    "demand_board_counts": "dimension, key, status", "deadlines": "aggregate_id, kind", "deadline_subjects": "id",
     "tracking": "view, context",
     "audit_events": "context, position", "audit_chain": "context, position", "audit_checkpoints": "context, position",
 }
