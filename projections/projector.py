@@ -42,13 +42,6 @@ def moved(event, carried: tuple[str, ...] = ("status",), **changes) -> dict:
     return values
 
 
-def touch(tx: Tx, table: str, event, carried: tuple[str, ...] = ("status",), **changes) -> None:
-    """Move an aggregate's row to this event at once (see `moved`)."""
-    values = moved(event, carried, **changes)
-    sets = ", ".join(f"{column} = %s" for column in values)
-    tx.execute(f"UPDATE {table} SET {sets} WHERE id = %s", (*values.values(), str(event.originator_id)))
-
-
 class View(ABC):
     """A read model: its tables, and how each event changes them."""
 
