@@ -242,25 +242,21 @@ class Projector:
         self.catch_up(views)
         return self.stops()
 
-    def _batch(self, tx: Tx, view: View, context: str) -> int:
-        """Apply the next batch of one context's log to one view, inside the caller's transaction
-        (a rebuild's); an event the view cannot apply ends the rebuild, named."""
-        app = self.sources[context]
-        position = self._position(tx, view.name, context)
-        notifications = app.recorder.select_notifications(position + 1, BATCH)
-        if not notifications:
-            return 0
-        view.begin_batch(tx, context)
-        for notification in notifications:
-            try:
-                self._record_event(view, notification, self._decode(context, notification), tx, context)
-            except TRANSIENT:
-                raise
-            except Exception as error:
-                raise ViewStoppedError(_stop(view, context, notification, error)) from error
-        view.finish_batch(tx, context, notifications[-1].id)
-        self._record(tx, view.name, context, notifications[-1].id)
-        return len(notifications)
+    def _rebuild_batch(self, tx: Tx, views: Sequence[View], context: str, notifications: list) -> None:
+        """Apply one batch of a context's log, read and decoded once, to each view being rebuilt,
+        inside the rebuild's transaction; an event a view cannot apply ends the rebuild, named."""
+        decoded = [(n, self._decode(context, n)) for n in notifications]
+        for view in views:
+            view.begin_batch(tx, context)
+            for notification, event in decoded:
+                try:
+                    self._record_event(view, notification, event, tx, context)
+                except TRANSIENT:
+                    raise
+                except Exception as error:
+                    raise ViewStoppedError(_stop(view, context, notification, error)) from error
+            view.finish_batch(tx, context, notifications[-1].id)
+            self._record(tx, view.name, context, notifications[-1].id)
 
     def positions(self) -> dict[str, dict[str, int]]:
         rows = self.db.rows("SELECT view, context, position FROM tracking")
@@ -283,11 +279,11 @@ class Projector:
                 view.create(tx)
                 tx.execute("DELETE FROM tracking WHERE view = %s", (view.name,))
                 tx.execute("DELETE FROM projection_stops WHERE view = %s", (view.name,))
-                applied = 0
-                for context in self.sources:
-                    while (n := self._batch(tx, view, context)) > 0:
-                        applied += n
-                read = max(read, applied)
+            for context, app in self.sources.items():  # the log read once for all the views
+                position = 0
+                while notifications := app.recorder.select_notifications(position + 1, BATCH):
+                    self._rebuild_batch(tx, views, context, notifications)
+                    read, position = read + len(notifications), notifications[-1].id
         return read
 
     def _rebuild_beside(self, views: list[View]) -> int:
