@@ -99,7 +99,7 @@ class Seeder:
         due before `until` (firing may make new ones: repeat until none is due); returns how many fired."""
         fired = 0
         while True:
-            self.system.projector.catch_up()
+            self.system.projector.catch_up(bulk=True)
             rows = self.system.timers.deadlines.due(self.until, limit=10**9)
             now_fired = 0
             for context, group in groupby(sorted(rows, key=lambda r: r["context"]), key=lambda r: r["context"]):

@@ -5,7 +5,9 @@ Why: a view that wrote each event's change at once sent two or three statements 
 memory; at the end of the batch every row that changed is written once, with one
 `executemany` per kind of change (psycopg sends them pipelined, SQLite steps one prepared
 statement), in the batch's transaction, before its position is recorded. A later change to a
-row folds into the earlier one (an insert and its updates become one insert).
+row folds into the earlier one (an insert and its updates become one insert). On PostgreSQL a
+kind of change is one statement for all its rows, whatever their number: the rows travel as one
+array per column (`INSERT … SELECT FROM unnest(…)`, `UPDATE … FROM unnest(…)`).
 
 Reads see the batch's changes: a column this batch has set is answered from memory; anything
 else writes what is pending for the table first and then reads the row (rare: what a view
@@ -17,6 +19,17 @@ from collections.abc import Sequence
 from projections.db import Tx
 
 INSERT, UPSERT, UPDATE, DELETE = "insert", "upsert", "update", "delete"
+
+
+def _text(value) -> str | None:
+    """A value as PostgreSQL reads it back from text (a whole float fits an integer column too)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 class Rows:
@@ -105,6 +118,36 @@ class Rows:
         return row[column] if row else None
 
     # -- writing ---------------------------------------------------------------------------------
+    def _types(self, tx: Tx) -> dict[str, str]:
+        """The PostgreSQL type of each column, read once per process."""
+        if not hasattr(self, "_column_types"):
+            self._column_types = {r["column_name"]: r["data_type"] for r in tx.rows(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = %s", (self.table,))}
+        return self._column_types
+
+    def _unnest(self, tx: Tx, kind: str, columns: tuple[str, ...], params: list) -> None:
+        """One kind of change to many rows as one statement: each column an array of text, cast back."""
+        types = self._types(tx)
+        names = (*self.key, *columns) if kind != UPDATE and kind != "add" else (*columns, *self.key)
+        arrays = [[_text(v) for v in column] for column in zip(*params, strict=True)]
+        source = (f"unnest({', '.join(['%s::text[]'] * len(names))}) AS v({', '.join(names)})")
+        cast = {c: f"v.{c}::{types[c]}" for c in names}
+        match = " AND ".join(f"{self.table}.{c} = {cast[c]}" for c in self.key)
+        if kind == DELETE:
+            sql = f"DELETE FROM {self.table} USING {source} WHERE {match}"
+        elif kind in (INSERT, UPSERT):
+            sql = f"INSERT INTO {self.table} ({', '.join(names)}) SELECT {', '.join(cast[c] for c in names)} FROM {source}"
+            if kind == UPSERT:
+                sets = ", ".join(f"{c} = excluded.{c}" for c in columns)
+                sql += f" ON CONFLICT ({', '.join(self.key)}) " + (f"DO UPDATE SET {sets}" if columns else "DO NOTHING")
+        elif kind == UPDATE:
+            sql = f"UPDATE {self.table} SET {', '.join(f'{c} = {cast[c]}' for c in columns)} FROM {source} WHERE {match}"
+        else:
+            sets = ", ".join(f"{c} = {self.table}.{c} + {cast[c]}" for c in columns)
+            sql = f"UPDATE {self.table} SET {sets} FROM {source} WHERE {match}"
+        tx.execute(sql, arrays)
+
     def flush(self, tx: Tx) -> None:
         """Write every pending change: deletes, inserts, upserts, updates, then additions, each kind
         as one statement per set of columns."""
@@ -119,6 +162,9 @@ class Rows:
         keys, where = ", ".join(self.key), " AND ".join(f"{c} = %s" for c in self.key)
         order = {DELETE: 0, INSERT: 1, UPSERT: 2, UPDATE: 3, "add": 4}
         for (kind, columns), params in sorted(groups.items(), key=lambda g: (order[g[0][0]], g[0][1])):
+            if tx.dialect == "postgres" and (columns or kind in (DELETE, UPSERT)):
+                self._unnest(tx, kind, columns, params)
+                continue
             names = ", ".join((*self.key, *columns))
             marks = ", ".join(["%s"] * (len(self.key) + len(columns)))
             if kind == DELETE:
@@ -138,3 +184,14 @@ class Rows:
             tx.executemany(sql, params)
         self._ops.clear()
         self._adds.clear()
+
+
+def insert_rows(tx: Tx, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
+    """Append many rows to a table in one statement on PostgreSQL (`unnest`), one prepared
+    statement on SQLite."""
+    if not rows:
+        return
+    if tx.dialect == "postgres":
+        Rows(table, columns[:1])._unnest(tx, INSERT, tuple(columns[1:]), list(rows))
+    else:
+        tx.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})", rows)
