@@ -19,6 +19,7 @@ from projections.chain import AuditChain
 from projections.db import Database, PostgresDatabase, SqliteDatabase, open_pool
 from projections.deadlines import Deadlines, DueDeadlines
 from projections.demand_board import DemandBoard
+from projections.open311 import Open311Feed
 from projections.projector import Projector
 from projections.service_records import ServiceRecords
 from projections.services import ServiceCatalogue
@@ -100,7 +101,7 @@ class Linli:
                         share_pool(app, self.db.pool)
                 self.projector = Projector(self.db, self.contexts, [
                     DemandBoard(), ServiceRecords(), VenueDirectory(), ServiceCatalogue(), Stats(),
-                    Deadlines(grace), AuditIndex(), AuditChain(self.audit_key)])
+                    Deadlines(grace), AuditIndex(), AuditChain(self.audit_key), Open311Feed()])
                 if settings.postgres:
                     self._protect_history(settings.database_schema)
                 self.tokens = TokenStore(self.db)

@@ -166,3 +166,9 @@ def board_total(db: Database, status: str | None, grid: str | None, category: st
                 params.append(value)
         total += db.rows(f"SELECT COUNT(*) AS n FROM demand_board WHERE {' AND '.join(where)}", params)[0]["n"]
     return int(total)
+
+
+def public_categories(db) -> list[str]:
+    """The categories of the demands on the public board (Open311 offers one service for each)."""
+    return [r["category"] for r in db.rows(
+        f"SELECT DISTINCT category FROM demand_board WHERE status IN ({PUBLIC_SQL}) ORDER BY category")]
