@@ -65,9 +65,8 @@ def default_until() -> datetime:
 
 class Seeder:
     def __init__(self, system: Linli, scale: float, seed: int = 7, until: datetime | None = None):
-        """`system` must run on a settable clock (workflows.clock.FakeClock): the seed moves it."""
-        if not isinstance(system.clock, FakeClock):
-            raise TypeError("the seed needs a system on a settable clock (FakeClock)")
+        """Seeding (`run`, `finish`) needs `system` on a settable clock (workflows.clock.FakeClock): the
+        seed moves it. The ids alone (`_id`) need nothing."""
         self.system, self.clock, self.counts, self.seed = system, system.clock, counts(scale), seed
         self.until = (until or default_until()).astimezone(CITY_TZ)
         self.start = self.until - HISTORY
@@ -84,6 +83,7 @@ class Seeder:
         """The contexts' histories through the applications, each stage in batches (read models and
         deadlines are `finish`'s). `started(label, total)` is told of each stage and returns what to
         call after each item."""
+        _settable(self.system)
         for context in contexts:
             self.rng = random.Random(f"{self.seed}:{context}")
             for label, total, make, app in self.stages(context):
@@ -353,6 +353,11 @@ class Seeder:
             services.act_on_request(Meta(by), request.id, step, **fields)
 
 
+def _settable(system: Linli) -> None:
+    if not isinstance(system.clock, FakeClock):
+        raise TypeError("the seed needs a system on a settable clock (FakeClock)")
+
+
 def _seed_contexts(settings: Settings, scale: float, seed: int, until: datetime, contexts: tuple[str, ...],
                    progress) -> None:
     """A process of its own: these contexts' histories into their event tables."""
@@ -380,8 +385,7 @@ def seed_city(system: Linli, scale: float, seed: int = 7, until: datetime | None
     the deadlines due on the way. `progress(label, total, done)` hears of each stage. Returns the
     seconds each phase took and how many deadlines fired."""
     until = (until or default_until()).astimezone(CITY_TZ)
-    if not isinstance(system.clock, FakeClock):
-        raise TypeError("the seed needs a system on a settable clock (FakeClock)")
+    _settable(system)
     seeder = Seeder(system, scale, seed, until)
     report = progress or (lambda label, total, done: None)
 
