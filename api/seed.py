@@ -97,6 +97,7 @@ class Seeder:
     def finish(self) -> int:
         """Build the read models in bulk, then fire, each at its own moment, every deadline that fell
         due before `until` (firing may make new ones: repeat until none is due); returns how many fired."""
+        _settable(self.system)
         fired = 0
         while True:
             self.system.projector.catch_up(bulk=True)

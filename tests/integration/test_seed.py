@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from api.seed import HISTORY, counts, seed_city
 from domain.city import CITY_TZ
@@ -98,3 +99,19 @@ def test_a_serial_seed_gives_the_city_of_a_parallel_one_with_scale_s_counts(back
         "demands_published": expected["demands"], "claims": expected["claims"], "venues_shared": expected["venues"],
         "services_shared": expected["services"]}
     assert first["departments"] == 19 and first["policy_items"] == 51
+
+
+def test_a_running_system_names_the_seeded_accounts_but_only_a_settable_clock_seeds(tmp_path):
+    """`linli tokens demo` reads the seed's ids from a system on the wall clock (the demo accounts)."""
+    from api.seed import Seeder
+    from api.settings import Settings
+    from api.wiring import Linli
+
+    system = Linli(Settings(data_dir=tmp_path / "var", timer_interval_seconds=0))
+    try:
+        seeder = Seeder(system, 0.0, 7)
+        assert seeder._id("org", 0) == Seeder(system, 0.0, 7)._id("org", 0)
+        with pytest.raises(TypeError):
+            seeder.run()
+    finally:
+        system.shutdown()
