@@ -90,7 +90,7 @@ class Linli:
         self.audit_key = settings.audit_keys()
         try:
             with self._startup_lock():
-                self.registry = Registry(env=event_store_env(settings, "registry"))
+                self.registry = Registry(env=event_store_env(settings, "registry"), clock=self.clock)
                 self.demands = Demands(env=event_store_env(settings, "demands"), clock=self.clock,
                                        grace=grace, registry=self.registry)
                 self.venues = Venues(env=event_store_env(settings, "venues"), clock=self.clock, grace=grace,
@@ -157,6 +157,10 @@ class Linli:
         read models right after a command (inline mode; in worker mode the worker does it)."""
         if self.inline:
             self.projector.catch_up()
+
+    def project_in_bulk(self) -> None:
+        """After a bulk load (the seed): every read model catches up in bulk, whatever the mode."""
+        self.projector.catch_up(bulk=True)
 
     def is_empty(self) -> bool:
         return not any(app.recorder.max_notification_id() for app in self.contexts.values())

@@ -33,8 +33,9 @@ class Stamped(Aggregate):
     class Event(Aggregate.Event):
         meta: dict | None = dataclasses.field(default=None, kw_only=True)
 
-        def stamped(self, meta: dict) -> Any:
-            return dataclasses.replace(self, meta=meta)
+        def stamped(self, meta: dict, timestamp: Any) -> Any:
+            """This event with its metadata, dated by the context's clock (workflows/engine.py)."""
+            return dataclasses.replace(self, meta=meta, timestamp=timestamp)
 
     class Created(Event, Aggregate.Created):
         pass

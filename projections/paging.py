@@ -46,8 +46,11 @@ class Where:
         return f"WHERE {' AND '.join(self.conditions)}" if self.conditions else ""
 
 
-def page(db: Database, table: str, where: Where, order: str, number: int, size: int) -> Found:
-    total = db.rows(f"SELECT COUNT(*) AS n FROM {table} {where.clause}", where.params)[0]["n"]
+def page(db: Database, table: str, where: Where, order: str, number: int, size: int,
+         total: int | None = None) -> Found:
+    """`total`: the count when the read model keeps it (None: count the rows)."""
+    if total is None:
+        total = db.rows(f"SELECT COUNT(*) AS n FROM {table} {where.clause}", where.params)[0]["n"]
     rows = db.rows(f"SELECT * FROM {table} {where.clause} ORDER BY {order} LIMIT %s OFFSET %s",
                    (*where.params, size, (number - 1) * size))
     return Found(rows, total, number, size)

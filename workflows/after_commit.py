@@ -16,10 +16,20 @@ class AfterCommit:
         self._held = threading.local()
 
     def run(self) -> None:
-        if getattr(self._held, "depth", 0):
-            return  # the run that holds them calls them once at its end
+        if getattr(self._held, "depth", 0) or getattr(self._held, "paused", 0):
+            return  # the run that holds them calls them once at its end; a paused one not at all
         for hook in self.hooks:
             hook()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Commands of this thread inside run no hooks: for a bulk load whose caller projects in
+        bulk itself (the seed)."""
+        self._held.paused = getattr(self._held, "paused", 0) + 1
+        try:
+            yield
+        finally:
+            self._held.paused -= 1
 
     @contextmanager
     def held(self) -> Iterator[None]:

@@ -5,6 +5,7 @@ from domain.actors import Actor, Role
 from domain.errors import ForbiddenError, NotFoundError, ValidationError
 from domain.readers import member_reader
 from domain.registry import Department, Grid, Member, Organisation
+from workflows.clock import Clock, SystemClock
 from workflows.context import Context
 from workflows.engine import Engine, Meta, Outcome, Unit, load
 
@@ -14,8 +15,9 @@ KINDS = {"grid": Grid, "organisation": Organisation, "member": Member, "departme
 class Registry(Context):
     name = "registry"
 
-    def __init__(self, env=None):
+    def __init__(self, env=None, *, clock: Clock | None = None):
         super().__init__(env)
+        self.clock = clock or SystemClock()
         self.engine = Engine(self)
         self.verified_claims = None  # member id -> its verified claims: api/wiring.py installs the query
 
