@@ -104,6 +104,14 @@ class TokenStore:
         self._cache.pop(rows[0].pop("hash"), None)  # this process refuses it at once; others within a second
         return rows[0]
 
+    def revoke_subject(self, role: Role, subject_id: str, reason: str, now: datetime) -> None:
+        """Revoke every token held as this subject (an erased member acts no more)."""
+        with self.db.transaction() as tx:
+            tx.execute("UPDATE tokens SET revoked_at = %s, revoke_reason = %s "
+                       "WHERE role = %s AND subject_id = %s AND revoked_at IS NULL",
+                       (now.astimezone(UTC).isoformat(), reason, role.value, subject_id))
+        self._cache.clear()  # this process refuses them at once; others within a second
+
     def holder(self, token: str) -> Holder | None:
         """The token's holder as this process last read it (at most CACHE_SECONDS ago)."""
         key, moment = _hash(token), time.monotonic()

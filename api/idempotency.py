@@ -81,6 +81,12 @@ class IdempotencyStore:
             tx.execute("DELETE FROM idempotency WHERE scope = %s AND key = %s AND headers = %s",
                        (scope, key, reservation))
 
+    def forget_replies_naming(self, subject_id: str) -> None:
+        """Forget the stored replies that name this id (a forgotten member's registration, claims and
+        bookings), so that no replay shows what an erasure removed; a retry then runs again."""
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM idempotency WHERE status <> %s AND body LIKE %s", (RESERVED, f"%{subject_id}%"))
+
     def purge(self, ttl: timedelta) -> None:
         """Forget expired replies, at most once a minute per process."""
         if time.monotonic() - self._purged < PURGE_EVERY_SECONDS:

@@ -18,6 +18,7 @@ from projections.audit import AuditIndex
 from projections.chain import AuditChain
 from projections.db import Database, PostgresDatabase, SqliteDatabase, open_pool
 from projections.deadlines import Deadlines, DueDeadlines
+from projections.people import KeyStore, install
 from projections.demand_board import DemandBoard
 from projections.projector import Projector
 from projections.service_records import ServiceRecords
@@ -70,6 +71,19 @@ def share_pool(app: Application, pool: ConnectionPool, create_tables: bool = Tru
             app.snapshots.recorder.create_table()
 
 
+def protect_people(contexts: dict[str, Application], people: KeyStore) -> None:
+    """Seal personal fields under their person's key, and drop cached aggregates once someone is
+    erased (in this process at once, in others within a second: see KeyStore.refresh)."""
+    def forget_cached() -> None:
+        for app in contexts.values():
+            app.forget_cached()
+
+    people.on_erasure(forget_cached)
+    for app in contexts.values():
+        install(app, people)
+        app.repository.before_get = people.refresh
+
+
 def open_database(settings: Settings) -> Database:
     if not settings.postgres:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -98,6 +112,8 @@ class Linli:
                 if settings.postgres:
                     for app in self.contexts.values():
                         share_pool(app, self.db.pool)
+                self.people = KeyStore(self.db)
+                protect_people(self.contexts, self.people)
                 self.projector = Projector(self.db, self.contexts, [
                     DemandBoard(), ServiceRecords(), VenueDirectory(), ServiceCatalogue(), Stats(),
                     Deadlines(grace), AuditIndex(), AuditChain(self.audit_key)])

@@ -6,6 +6,7 @@ stable: rows arriving later always get higher numbers.
 import json
 
 from projections.db import Tx
+from projections.people import SEALED, KeyStore, Personal
 from projections.projector import View, iso
 
 HIDDEN = ("originator_id", "originator_version", "timestamp", "meta", "originator_topic")
@@ -19,6 +20,20 @@ def to_json(value) -> str:
     return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
 
 
+def sealed_data(event) -> dict:
+    """What the index keeps of an event's data: personal fields as stored (sealed), never their text,
+    so the index holds nothing to erase and still matches the event once the key is gone."""
+    return {k: {SEALED: v.sealed} if isinstance(v, Personal) else v for k, v in event_data(event).items()}
+
+
+def unsealed(data: str, keys: KeyStore) -> str:
+    """An index row's `data` as served: each sealed field opened (its text, or 已删除)."""
+    if SEALED not in data:
+        return data
+    return to_json({k: keys.open(v[SEALED]) if isinstance(v, dict) and set(v) == {SEALED} else v
+                    for k, v in json.loads(data).items()})
+
+
 COLUMNS = ("context", "position", "aggregate_id", "version", "type", "at", "actor_id", "actor_role", "correlation_id",
            "causation_id", "reason", "data")
 
@@ -29,7 +44,7 @@ def index_row(context: str, notification, event) -> dict:
     return dict(zip(COLUMNS, (
         context, notification.id, str(event.originator_id), event.originator_version, type(event).__qualname__,
         iso(event.timestamp), meta.get("actor_id"), meta.get("actor_role"), meta.get("correlation_id"),
-        meta.get("causation_id"), meta.get("reason"), to_json(event_data(event))), strict=True))
+        meta.get("causation_id"), meta.get("reason"), to_json(sealed_data(event))), strict=True))
 
 
 def index_differences(stored: dict, context: str, notification, event) -> list[str]:

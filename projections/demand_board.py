@@ -3,6 +3,8 @@ from functools import singledispatchmethod
 
 from domain.claim import Claim
 from domain.demand import SEATED, Demand
+from domain.personal import ERASED
+from domain.registry import Member
 from projections.db import Tx
 from projections.projector import View, iso, touch
 
@@ -95,6 +97,12 @@ class DemandBoard(View):
         )
         self._demand_of[str(event.originator_id)] = event.demand_id
         self._recount.add(event.demand_id)
+
+    @apply.register
+    def _(self, event: Member.Erased, tx: Tx, context: str) -> None:
+        """A forgotten member's notes: the events now decode as 已删除; the rows say so too."""
+        tx.execute("UPDATE claims SET note = %s WHERE claimant_role = 'member' AND claimant_id = %s AND note <> ''",
+                   (ERASED, str(event.originator_id)))
 
     @apply.register(Claim.Confirmed)
     @apply.register(Claim.Waitlisted)

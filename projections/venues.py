@@ -4,6 +4,8 @@ from functools import singledispatchmethod
 
 from domain.booking import Booking
 from domain.city import CITY_TZ
+from domain.personal import ERASED
+from domain.registry import Member
 from domain.venue import Venue
 from projections.db import Tx
 from projections.projector import View, iso, touch
@@ -48,6 +50,12 @@ class VenueDirectory(View):
              event.cancel_lock_hours, json.dumps(event.blackouts), event.originator_version, iso(event.timestamp),
              iso(event.timestamp)),
         )
+
+    @apply.register
+    def _(self, event: Member.Erased, tx: Tx, context: str) -> None:
+        """A forgotten member's booking purposes: the events now decode as 已删除; the rows say so too."""
+        tx.execute("UPDATE bookings SET purpose = %s WHERE requester_role = 'member' AND requester_id = %s "
+                   "AND purpose <> ''", (ERASED, str(event.originator_id)))
 
     @apply.register
     def _(self, event: Booking.Requested, tx: Tx, context: str) -> None:

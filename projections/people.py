@@ -1,0 +1,192 @@
+"""Personal data encrypted per person, so that a person can be forgotten while history verifies.
+
+The fields `domain.personal` names are stored as AES-GCM ciphertext under a key of their own
+person (`cryptography`); the keys live in `person_keys`, beside the read models and never in an
+event. Erasing a person destroys the key: the stored bytes stay as they were (so every chain
+hash, signed checkpoint and export still verifies), and the fields decode as `已删除`.
+
+This rides on the library's own hooks: a `Transcoding` for sealed values (what the
+JSONTranscoder calls for a type it does not know), and a `Mapper` that marks the personal fields
+before the transcoder runs. The library's `Cipher` encrypts a whole event under one key, which
+cannot forget one person, so the per-field sealing is ours (docs/audit.md, "Erasure").
+"""
+import base64
+import os
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.application import Application
+from eventsourcing.persistence import JSONTranscoder, Mapper, Transcoding
+
+from domain.personal import ERASED, personal_fields
+from projections.db import Database
+
+PERSON_KEYS_DDL = """CREATE TABLE IF NOT EXISTS person_keys (
+    person_id TEXT PRIMARY KEY, key BYTEA, created_at TEXT NOT NULL, erased_at TEXT)"""
+REFRESH_SECONDS = 1.0  # how soon a process forgets a person another process erased
+SEALED = "_personal_"  # how the audit index marks a sealed value in its `data`
+
+
+class Personal(str):
+    """A personal field as decoded: its text (or `已删除`), and the sealed form it was stored as,
+    which the audit index keeps instead of the text."""
+
+    sealed: dict
+
+    def __new__(cls, text: str, sealed: dict) -> "Personal":
+        value = super().__new__(cls, text)
+        value.sealed = sealed
+        return value
+
+    def __reduce__(self):
+        return Personal, (str(self), self.sealed)
+
+    def __deepcopy__(self, memo) -> "Personal":
+        return self  # as immutable as the text
+
+
+class _Sealing:
+    """A personal field on its way to the store."""
+
+    def __init__(self, person: str, text: str):
+        self.person, self.text = person, text
+
+
+class KeyStore:
+    """The per-person keys. Keys are cached in the process; every `REFRESH_SECONDS` at most, a
+    process looks whether anyone was erased since, and if so drops its keys and tells its
+    listeners (the contexts drop the aggregates they decoded)."""
+
+    def __init__(self, db: Database, create: bool = True):
+        self.db = db
+        self._keys: dict[str, bytes | None] = {}
+        self._erased: int | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
+        if create:
+            with db.transaction() as tx:
+                tx.execute(PERSON_KEYS_DDL)
+
+    def on_erasure(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def key_of(self, person: str) -> bytes | None:
+        """The person's key, or None when erased (or never given one)."""
+        if person not in self._keys:
+            rows = self.db.rows("SELECT key FROM person_keys WHERE person_id = %s", (person,))
+            self._keys[person] = bytes(rows[0]["key"]) if rows and rows[0]["key"] is not None else None
+        return self._keys[person]
+
+    def key_for(self, person: str) -> bytes | None:
+        """The key to seal the person's data with, made on first use; None once they are erased."""
+        key = self._keys.get(person)
+        if key is not None:
+            return key
+        with self.db.transaction() as tx:
+            tx.execute("INSERT INTO person_keys (person_id, key, created_at) VALUES (%s, %s, %s) "
+                       "ON CONFLICT (person_id) DO NOTHING", (person, AESGCM.generate_key(256), _now()))
+            row = tx.rows("SELECT key FROM person_keys WHERE person_id = %s", (person,))[0]
+        self._keys[person] = None if row["key"] is None else bytes(row["key"])
+        return self._keys[person]
+
+    def erase(self, person: str) -> None:
+        """Destroy the person's key (for good: no backup of it is kept anywhere)."""
+        now = _now()
+        with self.db.transaction() as tx:
+            tx.execute("INSERT INTO person_keys (person_id, key, created_at, erased_at) VALUES (%s, NULL, %s, %s) "
+                       "ON CONFLICT (person_id) DO UPDATE SET key = NULL, "
+                       "erased_at = COALESCE(person_keys.erased_at, excluded.erased_at)", (person, now, now))
+        self.forget()
+
+    def refresh(self) -> None:
+        """Forget what this process decoded if someone was erased since the last look (cheap:
+        one small query a second at most)."""
+        if time.monotonic() - self._checked < REFRESH_SECONDS:
+            return
+        with self._lock:
+            if time.monotonic() - self._checked < REFRESH_SECONDS:
+                return
+            erased = self.db.rows("SELECT COUNT(*) AS n FROM person_keys WHERE erased_at IS NOT NULL")[0]["n"]
+            self._checked = time.monotonic()
+            if self._erased is not None and erased != self._erased:
+                self.forget()
+            self._erased = erased
+
+    def forget(self) -> None:
+        """Drop the cached keys and tell the listeners (after an erasure, or a test that empties the store)."""
+        self._keys = {}
+        for listener in self._listeners:
+            listener()
+
+    def seal(self, person: str, text: str) -> dict:
+        key = self.key_for(person)
+        if key is None:
+            return {"person": person}  # erased already: nothing of it is stored
+        nonce = os.urandom(12)
+        box = AESGCM(key).encrypt(nonce, text.encode(), person.encode())
+        return {"person": person, "nonce": _b64(nonce), "box": _b64(box)}
+
+    def open(self, sealed: dict) -> str:
+        key = self.key_of(sealed["person"]) if "box" in sealed else None
+        if key is None:
+            return ERASED
+        try:
+            return AESGCM(key).decrypt(base64.b64decode(sealed["nonce"]), base64.b64decode(sealed["box"]),
+                                       sealed["person"].encode()).decode()
+        except InvalidTag:
+            return ERASED  # not sealed with this person's key: nothing to show
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class PersonalValues(Transcoding):
+    """How a personal field is stored: `{"person", "nonce", "box"}` (JSON, inside the event)."""
+
+    type = _Sealing
+    name = "personal"
+
+    def __init__(self, keys: KeyStore):
+        self.keys = keys
+
+    def encode(self, obj: _Sealing) -> dict:
+        return self.keys.seal(obj.person, obj.text)
+
+    def decode(self, data: dict) -> Personal:
+        return Personal(self.keys.open(data), data)
+
+
+class PersonalMapper(Mapper):
+    """The library's mapper, with each personal field handed to `PersonalValues` to seal.
+    Events stored before sealing existed hold plain text and decode as before."""
+
+    def to_stored_event(self, domain_event):
+        fields = personal_fields(domain_event)
+        if fields:
+            marked = object.__new__(type(domain_event))
+            object.__setattr__(marked, "__dict__", {**vars(domain_event), **{
+                name: _Sealing(person, vars(domain_event)[name]) for name, person in fields.items()}})
+            domain_event = marked
+        return super().to_stored_event(domain_event)
+
+
+def install(app: Application, keys: KeyStore) -> None:
+    """Give a context's event store the sealing mapper (the library builds its mapper while the
+    Application is constructed, before the key store can be handed to it)."""
+    transcoder = app.mapper.transcoder
+    assert isinstance(transcoder, JSONTranscoder)
+    transcoder.register(PersonalValues(keys))
+    mapper = PersonalMapper(transcoder, compressor=app.mapper.compressor, cipher=app.mapper.cipher)
+    app.mapper = app.events.mapper = mapper
+    if app.snapshots is not None:
+        app.snapshots.mapper = mapper
