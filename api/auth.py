@@ -51,13 +51,14 @@ class Holder:
 
 
 class TokenStore:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, create: bool = True):
         self.db = db
         self._cache: dict[str, tuple[float, Holder | None]] = {}
         self._lock = threading.Lock()
-        with db.transaction() as tx:
-            tx.execute(TOKENS_DDL)
-        self._migrate()
+        if create:
+            with db.transaction() as tx:
+                tx.execute(TOKENS_DDL)
+            self._migrate()
 
     def _migrate(self) -> None:
         if self.db.dialect == "postgres":

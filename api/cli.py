@@ -16,7 +16,7 @@ tokens_app = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
 workflows_app = typer.Typer(help="Lifecycles as tables and diagrams.", no_args_is_help=True)
 projections_app = typer.Typer(help="Read models: status, run, retry and rebuild.", no_args_is_help=True)
 timers_app = typer.Typer(help="Deadlines: expiry and no-show.", no_args_is_help=True)
-db_app = typer.Typer(help="Database roles (PostgreSQL).", no_args_is_help=True)
+db_app = typer.Typer(help="Database: migrate as the owner, roles (PostgreSQL).", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit: verify, anchor, keygen, history, state, export.", no_args_is_help=True)
 people_app = typer.Typer(help="Personal data: erase a member (PIPL).", no_args_is_help=True)
 for sub, name in ((tokens_app, "tokens"), (workflows_app, "workflows"), (projections_app, "projections"),
@@ -339,6 +339,22 @@ def audit_anchor() -> None:
         print(json.dumps(anchor(store.db, store.contexts), sort_keys=True))
     finally:
         store.shutdown()
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """As the owner: create every missing table and bring old ones up to date, then exit. Processes
+    started as the API role (`linli db roles`) run no DDL and need this done first."""
+    from api.wiring import Linli
+
+    system = Linli(Settings(migrate="auto"))
+    try:
+        if not system.migrating:
+            console.print("[red]this role does not own the schema: run `linli db migrate` as the owner[/red]")
+            raise typer.Exit(1)
+    finally:
+        system.shutdown()
+    console.print("tables created and up to date")
 
 
 @db_app.command("roles")

@@ -41,11 +41,12 @@ PURGE_EVERY_SECONDS = 60.0
 
 
 class IdempotencyStore:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, create: bool = True):
         self.db = db
         self._purged = 0.0
-        with db.transaction() as tx:
-            tx.execute(IDEMPOTENCY_DDL)
+        if create:
+            with db.transaction() as tx:
+                tx.execute(IDEMPOTENCY_DDL)
 
     def reserve(self, scope: str, key: str, fingerprint: str, ttl: timedelta) -> tuple[str | None, dict]:
         """Reserve the key for one request: (its reservation, the row) when reserved now, else

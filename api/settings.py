@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     position_wait_seconds: float = Field(5.0, gt=0, le=60)  # how long a min_position read waits
     max_position_waiters: int = Field(64, ge=0)  # concurrent min_position waits per process; past it 503
     idempotency_ttl_hours: float = Field(24.0, gt=0)  # how long an Idempotency-Key's reply is kept
+    # auto: a process whose PostgreSQL role owns the schema creates and updates tables at start (SQLite
+    # always does); a role that does not (the API role of `linli db roles`) starts without DDL. off:
+    # never, whoever it is; the owner runs `linli db migrate` (docs/operations.md).
+    migrate: Literal["auto", "off"] = "auto"
 
     @field_validator("admin_token")
     @classmethod

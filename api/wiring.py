@@ -111,16 +111,16 @@ class Linli:
                                                          "venues": self.venues, "services": self.services}
                 if settings.postgres:
                     for app in self.contexts.values():
-                        share_pool(app, self.db.pool)
-                self.people = KeyStore(self.db)
+                        share_pool(app, self.db.pool, create_tables=self.migrating)
+                self.people = KeyStore(self.db, create=self.migrating)
                 protect_people(self.contexts, self.people)
                 self.projector = Projector(self.db, self.contexts, [
                     DemandBoard(), ServiceRecords(), VenueDirectory(), ServiceCatalogue(), Stats(),
-                    Deadlines(grace), AuditIndex(), AuditChain(self.audit_key)])
-                if settings.postgres:
+                    Deadlines(grace), AuditIndex(), AuditChain(self.audit_key)], create=self.migrating)
+                if settings.postgres and self.migrating:
                     self._protect_history(settings.database_schema)
-                self.tokens = TokenStore(self.db)
-                self.idempotency = IdempotencyStore(self.db)
+                self.tokens = TokenStore(self.db, create=self.migrating)
+                self.idempotency = IdempotencyStore(self.db, create=self.migrating)
         except BaseException:
             self.db.close()  # a process that could not start keeps no connection open
             raise
@@ -131,16 +131,23 @@ class Linli:
     def _startup_lock(self) -> Iterator[None]:
         """Processes starting together (uvicorn workers, a projection worker) would race on
         CREATE SCHEMA, the library's CREATE OR REPLACE FUNCTION and our tables; on PostgreSQL they
-        take turns, and the first creates the schema. The lock is held on a connection of its own,
+        take turns, and the first creates the schema. Only a process that may migrate (`migrating`:
+        the schema's owner, unless LINLI_MIGRATE=off) runs DDL at all; the API role starts without.
+        The lock is held on a connection of its own,
         outside the pool, because everything done under it takes pooled connections (one at a time:
         nothing else runs yet), and closing that connection releases it."""
+        self.migrating = self.settings.migrate == "auto"
         if not self.settings.postgres:
             yield
             return
+        from api.append_only import may_migrate
+
         with psycopg.connect(self.settings.database_url, autocommit=True,
                              fallback_application_name=f"linli {os.getpid()}") as conn:
             conn.execute("SELECT pg_advisory_lock(hashtext('linli:startup'))")
-            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.settings.database_schema}"')
+            self.migrating = self.migrating and may_migrate(conn, self.settings.database_schema)
+            if self.migrating:
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.settings.database_schema}"')
             yield
 
     def _protect_history(self, schema: str) -> None:

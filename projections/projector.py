@@ -123,8 +123,12 @@ def _stop(view: View, context: str, notification, error: Exception) -> Stop:
 
 
 class Projector:
-    def __init__(self, db: Database, sources: Mapping[str, Application], views: Sequence[View]):
+    def __init__(self, db: Database, sources: Mapping[str, Application], views: Sequence[View],
+                 create: bool = True):
+        """`create`: make the tables that are missing (a process that may not, the API role, does not)."""
         self.db, self.sources, self.views = db, dict(sources), list(views)
+        if not create:
+            return
         with db.transaction() as tx:
             tx.execute(TRACKING_DDL)
             tx.execute(STOPS_DDL)
