@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, Mapper, Transcoding
+from eventsourcing.persistence import EventStore, JSONTranscoder, Mapper, Transcoding
 
 from domain.personal import ERASED, personal_fields
 from projections.db import Database
@@ -28,6 +28,7 @@ from projections.db import Database
 PERSON_KEYS_DDL = """CREATE TABLE IF NOT EXISTS person_keys (
     person_id TEXT PRIMARY KEY, key BYTEA, created_at TEXT NOT NULL, erased_at TEXT)"""
 REFRESH_SECONDS = 1.0  # how soon a process forgets a person another process erased
+CACHE_SIZE = 50_000  # keys a process keeps (about 8 MB); the oldest goes first
 SEALED = "_personal_"  # how the audit index marks a sealed value in its `data`
 
 
@@ -79,8 +80,8 @@ class KeyStore:
         """The person's key, or None when erased (or never given one)."""
         if person not in self._keys:
             rows = self.db.rows("SELECT key FROM person_keys WHERE person_id = %s", (person,))
-            self._keys[person] = bytes(rows[0]["key"]) if rows and rows[0]["key"] is not None else None
-        return self._keys[person]
+            self._remember(person, bytes(rows[0]["key"]) if rows and rows[0]["key"] is not None else None)
+        return self._keys.get(person)
 
     def key_for(self, person: str) -> bytes | None:
         """The key to seal the person's data with, made on first use; None once they are erased."""
@@ -88,11 +89,32 @@ class KeyStore:
         if key is not None:
             return key
         with self.db.transaction() as tx:
+            if self.db.dialect == "postgres":
+                # no wait for this commit's flush: the event sealed with the key commits after it, and
+                # PostgreSQL flushes the log in order, so the key is on disk whenever the event is
+                tx.execute("SET LOCAL synchronous_commit = off")
             tx.execute("INSERT INTO person_keys (person_id, key, created_at) VALUES (%s, %s, %s) "
                        "ON CONFLICT (person_id) DO NOTHING", (person, AESGCM.generate_key(256), _now()))
             row = tx.rows("SELECT key FROM person_keys WHERE person_id = %s", (person,))[0]
-        self._keys[person] = None if row["key"] is None else bytes(row["key"])
-        return self._keys[person]
+        key = None if row["key"] is None else bytes(row["key"])
+        self._remember(person, key)
+        return key
+
+    def make_keys(self, persons: set[str]) -> None:
+        """Make the keys a save will need, all in one transaction (a bulk seed makes thousands)."""
+        missing = sorted(p for p in persons if self._keys.get(p) is None)
+        if not missing:
+            return
+        with self.db.transaction() as tx:
+            if self.db.dialect == "postgres":
+                tx.execute("SET LOCAL synchronous_commit = off")  # see key_for
+            tx.executemany("INSERT INTO person_keys (person_id, key, created_at) VALUES (%s, %s, %s) "
+                           "ON CONFLICT (person_id) DO NOTHING",
+                           [(p, AESGCM.generate_key(256), _now()) for p in missing])
+            rows = tx.rows(f"SELECT person_id, key FROM person_keys WHERE person_id IN "
+                           f"({', '.join(['%s'] * len(missing))})", missing)
+        for row in rows:
+            self._remember(row["person_id"], None if row["key"] is None else bytes(row["key"]))
 
     def erase(self, person: str) -> None:
         """Destroy the person's key (for good: no backup of it is kept anywhere)."""
@@ -116,6 +138,15 @@ class KeyStore:
             if self._erased is not None and erased != self._erased:
                 self.forget()
             self._erased = erased
+
+    def _remember(self, person: str, key: bytes | None) -> None:
+        keys = self._keys
+        if len(keys) >= CACHE_SIZE:
+            try:
+                keys.pop(next(iter(keys)))
+            except (StopIteration, KeyError, RuntimeError):
+                pass  # another thread trimmed it meanwhile
+        keys[person] = key
 
     def forget(self) -> None:
         """Drop the cached keys and tell the listeners (after an erasure, or a test that empties the store)."""
@@ -180,13 +211,27 @@ class PersonalMapper(Mapper):
         return super().to_stored_event(domain_event)
 
 
+class SealingEventStore(EventStore):
+    """The library's event store, making the keys a save needs in one go before the mapper seals."""
+
+    def __init__(self, mapper: Mapper, recorder, keys: KeyStore):
+        super().__init__(mapper, recorder)
+        self.keys = keys
+
+    def put(self, domain_events, **kwargs):
+        domain_events = list(domain_events)
+        self.keys.make_keys({p for e in domain_events for p in personal_fields(e).values()})
+        return super().put(domain_events, **kwargs)
+
+
 def install(app: Application, keys: KeyStore) -> None:
-    """Give a context's event store the sealing mapper (the library builds its mapper while the
+    """Give a context the sealing mapper and event store (the library builds its own while the
     Application is constructed, before the key store can be handed to it)."""
     transcoder = app.mapper.transcoder
     assert isinstance(transcoder, JSONTranscoder)
     transcoder.register(PersonalValues(keys))
     mapper = PersonalMapper(transcoder, compressor=app.mapper.compressor, cipher=app.mapper.cipher)
-    app.mapper = app.events.mapper = mapper
+    app.mapper = mapper
+    app.events = app.repository.event_store = SealingEventStore(mapper, app.recorder, keys)
     if app.snapshots is not None:
         app.snapshots.mapper = mapper
