@@ -70,7 +70,7 @@ def roles(conn, schema: str, contexts: list[str], api: str, auditor: str) -> lis
         "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename", (schema,))]
     events = [t for t in tables if t in {f"{c}_events" for c in contexts}]
     append_only = [t for t in tables if t in events or t in {f"{c}_snapshots" for c in contexts}
-                   or t in (*AUDIT_TABLES, "audit_events")]
+                   or t in (*AUDIT_TABLES, "audit_events") or t in {f"{a}_v1" for a in AUDIT_TABLES}]
     read_models = [t for t in tables if t not in append_only]
     s, a, r = sql.Identifier(schema), sql.Identifier(api), sql.Identifier(auditor)
 

@@ -65,6 +65,22 @@ class AuditChain(View):
             PRIMARY KEY (context, position))""",
     )
 
+    def migrate(self, db: Database, tx: Tx) -> None:
+        """A store from before signed, chained checkpoints (checkpoints of context, position, hash and
+        an HMAC signature; a chain without times) keeps those tables as `audit_chain_v1` and
+        `audit_checkpoints_v1`, and the chain is made again from the events, signed with this key
+        (docs/audit.md, "Upgrading an older store")."""
+        have = columns(db, tx, "audit_checkpoints")
+        if not have or "seq" in have:
+            return
+        log.warning("audit: migrating the checkpoint tables of an older release; the old ones stay as *_v1")
+        for table in self.tables:
+            tx.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
+            if db.dialect == "postgres":
+                tx.execute(f"ALTER INDEX IF EXISTS {table}_pkey RENAME TO {table}_v1_pkey")
+        tx.execute("DELETE FROM tracking WHERE view = %s", (self.name,))
+        tx.execute("DELETE FROM projection_stops WHERE view = %s", (self.name,))
+
     def __init__(self, keys: AuditKeys | None = None):
         self.keys = keys or AuditKeys()
         self._previous = GENESIS
@@ -146,6 +162,14 @@ class AuditChain(View):
         if self._signing is not None:  # a halted signer keeps what it saw, so it stays halted
             self._tails[context] = self._signing
         self._entries, self._checkpoints = [], []
+
+
+def columns(db: Database, tx: Tx, table: str) -> list[str]:
+    """The table's columns (none when it does not exist)."""
+    if db.dialect == "postgres":
+        return [r["name"] for r in tx.rows("SELECT column_name AS name FROM information_schema.columns "
+                                           "WHERE table_schema = current_schema() AND table_name = %s", (table,))]
+    return [r["name"] for r in tx.rows(f"PRAGMA table_info({table})")]
 
 
 @dataclass

@@ -65,6 +65,9 @@ class View(ABC):
     def finish_batch(self, tx: Tx, context: str, position: int) -> None:
         """Called once after each batch, in the batch's transaction."""
 
+    def migrate(self, db: Database, tx: Tx) -> None:
+        """Bring tables made by an older release up to date, before `create` (most views need nothing)."""
+
     def create(self, tx: Tx) -> None:
         for statement in self.ddl:
             tx.execute(statement)
@@ -135,6 +138,7 @@ class Projector:
         for view in self.views:  # one view at a time, under its lock: a running catch-up holds it
             with db.transaction() as tx:
                 tx.lock(f"view:{view.name}")
+                view.migrate(db, tx)
                 view.create(tx)
 
     def view(self, name: str) -> View:

@@ -199,3 +199,35 @@ def test_checkpoints_out_of_order_are_caught_even_when_well_signed(signed, key_p
                                    "every_seconds", "hash", "signature")))
 
     assert f"checkpoint 7 is out of order (position 2 is not after {last['position']})" in problems(signed)
+
+
+def test_a_store_from_before_signed_checkpoints_is_migrated_and_signed_anew(backend, key_pair):
+    system = new_system(**backend)
+    try:
+        with Api.serving(system) as api:
+            an_hour_served_then_more(api)
+        with system.db.transaction() as tx:  # the tables as the release before signed checkpoints made them
+            tx.execute("DROP TABLE audit_chain")
+            tx.execute("DROP TABLE audit_checkpoints")
+            tx.execute("CREATE TABLE audit_chain (context TEXT NOT NULL, position BIGINT NOT NULL, "
+                       "hash TEXT NOT NULL, PRIMARY KEY (context, position))")
+            tx.execute("CREATE TABLE audit_checkpoints (context TEXT NOT NULL, position BIGINT NOT NULL, "
+                       "hash TEXT NOT NULL, signature TEXT NOT NULL, PRIMARY KEY (context, position))")
+            tx.execute("INSERT INTO audit_checkpoints VALUES ('demands', 24, 'h', 'hmac')")
+    finally:
+        system.shutdown()
+
+    upgraded = signed_system(backend, key_pair)
+    try:
+        with Api.serving(upgraded) as api:
+            upgraded.project()  # the chain is made again from the events
+            assert upgraded.db.rows("SELECT context, position, signature FROM audit_checkpoints_v1") == [
+                {"context": "demands", "position": 24, "signature": "hmac"}]
+            assert [r["position"] for r in upgraded.db.rows(
+                "SELECT position FROM audit_checkpoints WHERE context = 'demands' ORDER BY seq")] == [4, 8, 12, 16, 20, 24]
+            keys = AuditKeys(public=load_public(key_pair[1]), cadence=Cadence(4, 3600))
+            assert verify(upgraded.db, upgraded.contexts, keys) == []
+            api.demand(api.org(), "open")
+            assert verify(upgraded.db, upgraded.contexts, keys) == []
+    finally:
+        upgraded.shutdown()
