@@ -207,3 +207,16 @@ def test_linli_people_erase_forgets_a_member_and_the_store_still_verifies(backen
             assert verify(system.db, system.contexts, keys) == []
     finally:
         system.shutdown()
+
+
+def test_a_stored_reply_does_not_replay_what_an_erasure_removed(api):
+    body = {"name": NAME, "organisation_id": api.org().id, "grid_id": api.grid(), "flowing": False}
+    key = {"Idempotency-Key": "register-zhang"}
+    member = api.ok(api.post("/members", body, api.admin, headers=key), 201)
+    assert NAME in every_read_model_row(api.system)  # the stored reply, kept for retries
+
+    erase(api, member["id"])
+
+    assert NAME not in every_read_model_row(api.system)
+    again = api.post("/members", body, api.admin, headers=key)
+    assert again.json()["id"] == member["id"] and again.json()["name"] == ERASED
