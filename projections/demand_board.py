@@ -101,8 +101,8 @@ class DemandBoard(View):
     @apply.register
     def _(self, event: Member.Erased, tx: Tx, context: str) -> None:
         """A forgotten member's notes: the events now decode as 已删除; the rows say so too."""
-        tx.execute("UPDATE claims SET note = %s WHERE claimant_role = 'member' AND claimant_id = %s AND note <> ''",
-                   (ERASED, str(event.originator_id)))
+        tx.execute("UPDATE claims SET note = %s WHERE claimant_role = 'member' AND claimant_id = %s "
+                   "AND note <> ''", (ERASED, str(event.originator_id)))
 
     @apply.register(Claim.Confirmed)
     @apply.register(Claim.Waitlisted)

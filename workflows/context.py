@@ -11,7 +11,8 @@ of it is safe without any lock.
 from collections.abc import Callable
 from copy import deepcopy
 
-from eventsourcing.application import AggregateNotFoundError, Application, Cache, LRUCache, Repository, project_aggregate
+from eventsourcing.application import (AggregateNotFoundError, Application, Cache, LRUCache, Repository,
+                                       project_aggregate)
 from eventsourcing.utils import strtobool
 
 
