@@ -12,7 +12,9 @@ The entry format is also what `linli audit export` writes and `projections.verif
 (standard library only) rechecks.
 """
 import hashlib
+import json
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +24,7 @@ from projections.projector import View, iso
 from projections.signing import FORMAT, AuditKeys, Cadence, seal, well_signed
 
 GENESIS = "0" * 64
+REMEMBERED = ("remembered",)  # the head of a tail read from the witness file: never the chain's own
 log = logging.getLogger("linli.audit")
 CHECKPOINT_COLUMNS = ("context", "seq", "position", "previous", "head", "events", "every_events", "every_seconds",
                       "hash", "signature")
@@ -88,6 +91,7 @@ class AuditChain(View):
         self._checkpoints: list[dict] = []
         self._tails: dict[str, _Tail] = {}  # per context, as of this process's last committed batch
         self._signing: _Tail | None = None
+        self._unwritten: dict[str, dict] = {}  # per context, the newest checkpoint signed, until committed
 
     def begin_batch(self, tx: Tx, context: str) -> None:
         """Read the chain's head once per batch; the view's lock keeps other writers out meanwhile."""
@@ -102,7 +106,7 @@ class AuditChain(View):
     def _tail(self, tx: Tx, context: str, head: tuple | None) -> _Tail | None:
         """Where signing continues; None (sign nothing) when the store lost a checkpoint this process
         saw: then someone removed signed history, and signing on would certify what replaced it."""
-        known = self._tails.get(context)
+        known = self._tails.get(context) or self._remembered(context)
         if known is not None and known.head == head:
             return _Tail(known.checkpoint, known.count, known.started, head)
         witness = known.checkpoint if known else None
@@ -161,7 +165,38 @@ class AuditChain(View):
                        [tuple(cp[k] for k in CHECKPOINT_COLUMNS) for cp in self._checkpoints])
         if self._signing is not None:  # a halted signer keeps what it saw, so it stays halted
             self._tails[context] = self._signing
+        if self._checkpoints:
+            self._unwritten[context] = self._checkpoints[-1]
         self._entries, self._checkpoints = [], []
+
+    def committed(self, context: str) -> None:
+        """Remember the newest checkpoint outside the database, once the store holds it, so that a
+        restarted signer still knows it (`LINLI_AUDIT_WITNESS_FILE`)."""
+        checkpoint = self._unwritten.pop(context, None)
+        if checkpoint is None or self.keys.witness is None:
+            return
+        path = self.keys.witness
+        remembered = _read_witness(path)
+        if remembered.get(context, {}).get("seq", 0) >= checkpoint["seq"]:
+            return
+        remembered[context] = checkpoint
+        scratch = path.with_name(f".{path.name}.{os.getpid()}")
+        scratch.write_text(json.dumps(remembered, sort_keys=True), encoding="utf-8")
+        os.replace(scratch, path)  # whole or not at all, whoever reads it
+
+    def _remembered(self, context: str) -> _Tail | None:
+        """What a signer that restarted remembers of a context: the checkpoint in the witness file."""
+        if self.keys.witness is None:
+            return None
+        checkpoint = _read_witness(self.keys.witness).get(context)
+        return _Tail(checkpoint, head=REMEMBERED) if checkpoint else None
+
+
+def _read_witness(path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
 
 
 def columns(db: Database, tx: Tx, table: str) -> list[str]:

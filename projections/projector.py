@@ -65,6 +65,9 @@ class View(ABC):
     def finish_batch(self, tx: Tx, context: str, position: int) -> None:
         """Called once after each batch, in the batch's transaction."""
 
+    def committed(self, context: str) -> None:
+        """Called once a live batch's transaction has committed (for what must not outlive a rollback)."""
+
     def migrate(self, db: Database, tx: Tx) -> None:
         """Bring tables made by an older release up to date, before `create` (most views need nothing)."""
 
@@ -211,6 +214,7 @@ class Projector:
                 self._record_event(view, notification, event, tx, context)
             view.finish_batch(tx, context, fresh[-1][0].id)
             self._record(tx, view.name, context, fresh[-1][0].id)
+        view.committed(context)
 
     def _isolate(self, view: View, context: str, start: int, decoded: list) -> None:
         """Apply a failed batch one event per transaction (pipelined statements report errors late,
