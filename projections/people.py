@@ -25,8 +25,12 @@ from eventsourcing.persistence import EventStore, JSONTranscoder, Mapper, Transc
 from domain.personal import ERASED, personal_fields
 from projections.db import Database
 
-PERSON_KEYS_DDL = """CREATE TABLE IF NOT EXISTS person_keys (
-    person_id TEXT PRIMARY KEY, key BYTEA, created_at TEXT NOT NULL, erased_at TEXT)"""
+PERSON_KEYS_DDL = (
+    """CREATE TABLE IF NOT EXISTS person_keys (
+        person_id TEXT PRIMARY KEY, key BYTEA, created_at TEXT NOT NULL, erased_at TEXT)""",
+    # the erased are few: counting them every second reads this small index, not every key
+    "CREATE INDEX IF NOT EXISTS person_keys_erased ON person_keys (person_id) WHERE erased_at IS NOT NULL",
+)
 REFRESH_SECONDS = 1.0  # how soon a process forgets a person another process erased
 CACHE_SIZE = 50_000  # keys a process keeps (about 8 MB); the oldest goes first
 SEALED = "_personal_"  # how the audit index marks a sealed value in its `data`
@@ -71,7 +75,8 @@ class KeyStore:
         self._listeners: list[Callable[[], None]] = []
         if create:
             with db.transaction() as tx:
-                tx.execute(PERSON_KEYS_DDL)
+                for statement in PERSON_KEYS_DDL:
+                    tx.execute(statement)
 
     def on_erasure(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
@@ -85,20 +90,9 @@ class KeyStore:
 
     def key_for(self, person: str) -> bytes | None:
         """The key to seal the person's data with, made on first use; None once they are erased."""
-        key = self._keys.get(person)
-        if key is not None:
-            return key
-        with self.db.transaction() as tx:
-            if self.db.dialect == "postgres":
-                # no wait for this commit's flush: the event sealed with the key commits after it, and
-                # PostgreSQL flushes the log in order, so the key is on disk whenever the event is
-                tx.execute("SET LOCAL synchronous_commit = off")
-            tx.execute("INSERT INTO person_keys (person_id, key, created_at) VALUES (%s, %s, %s) "
-                       "ON CONFLICT (person_id) DO NOTHING", (person, AESGCM.generate_key(256), _now()))
-            row = tx.rows("SELECT key FROM person_keys WHERE person_id = %s", (person,))[0]
-        key = None if row["key"] is None else bytes(row["key"])
-        self._remember(person, key)
-        return key
+        if self._keys.get(person) is None:
+            self.make_keys({person})
+        return self._keys.get(person)
 
     def make_keys(self, persons: set[str]) -> None:
         """Make the keys a save will need, all in one transaction (a bulk seed makes thousands)."""
@@ -107,7 +101,9 @@ class KeyStore:
             return
         with self.db.transaction() as tx:
             if self.db.dialect == "postgres":
-                tx.execute("SET LOCAL synchronous_commit = off")  # see key_for
+                # no wait for this commit's flush: the event sealed with the key commits after it, and
+                # PostgreSQL flushes the log in order, so the key is on disk whenever the event is
+                tx.execute("SET LOCAL synchronous_commit = off")
             tx.executemany("INSERT INTO person_keys (person_id, key, created_at) VALUES (%s, %s, %s) "
                            "ON CONFLICT (person_id) DO NOTHING",
                            [(p, AESGCM.generate_key(256), _now()) for p in missing])

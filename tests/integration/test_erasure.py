@@ -220,3 +220,21 @@ def test_a_stored_reply_does_not_replay_what_an_erasure_removed(api):
     assert NAME not in every_read_model_row(api.system)
     again = api.post("/members", body, api.admin, headers=key)
     assert again.json()["id"] == member["id"] and again.json()["name"] == ERASED
+
+
+def test_events_stored_before_sealing_still_decode_and_their_member_can_be_erased(api):
+    from uuid import uuid4
+
+    from eventsourcing.persistence import Mapper
+
+    from domain.registry import Member
+
+    plain = Mapper(api.system.registry.mapper.transcoder)  # the library's own, as before sealing
+    member = Member.register(uuid4(), "李四", api.org().id, api.grid(), False)
+    api.system.registry.recorder.insert_events([plain.to_stored_event(e) for e in member.collect_events()])
+    api.system.project()
+
+    assert api.ok(api.get(f"/members/{member.id}", api.admin))["name"] == "李四"
+    assert erase(api, str(member.id))["name"] == ERASED
+    assert api.ok(api.get(f"/members/{member.id}", api.admin))["name"] == ERASED
+    assert api.ok(api.get("/audit/verify", api.admin))["ok"] is True
