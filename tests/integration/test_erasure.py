@@ -109,6 +109,8 @@ def test_an_erased_member_reads_as_erased_everywhere_and_history_still_verifies(
     assert not [s for s in stored_states(api.system) if NAME.encode() in s]
     assert set(before) <= set(stored_states(api.system))  # history itself is untouched: one event more
     assert NAME not in every_read_model_row(api.system)
+    if not api.system.settings.postgres:  # the files themselves, their logs included
+        assert not [f.name for f in api.system.settings.data_dir.iterdir() if NAME.encode() in f.read_bytes()]
     assert api.ok(api.get("/audit/verify", api.admin)) == {"ok": True, "signed": True, "findings": []}
     lines = [json.dumps(e, ensure_ascii=False) for e in export(api.system.db, api.system.contexts, None, None)]
     assert check(lines, load_public(key_pair[1]).public_bytes_raw()) is None and NAME not in "".join(lines)
