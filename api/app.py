@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from api import errors
 from api.gate import RequestGate
 from api.idempotency import IdempotencyMiddleware
+from api.open311.router import router as open311
 from api.routes import (audit, bookings, claims, demands, health, registry, service_records, services, stats,
                         tokens, venues, workflows)
 from api.routes.common import PositionWaits
@@ -72,6 +73,7 @@ def create_app(system: Linli | None = None, run_timers: bool = True) -> FastAPI:
     for module in (tokens, registry, demands, claims, service_records, venues, bookings, services, stats, workflows,
                    audit, health):
         app.include_router(module.router)
+    app.include_router(open311)  # not in the OpenAPI document: its replies are Open311's (docs/open311.md)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RequestGate)  # outermost: added last
     return app

@@ -152,8 +152,11 @@ def _resolve(request: Request) -> Holder | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("use 'Authorization: Bearer <token>'")
-    token = token.strip()
-    system = request.app.state.linli
+    return holder_for(request.app.state.linli, token.strip())
+
+
+def holder_for(system, token: str) -> Holder:
+    """Who a token speaks for (also Open311's `api_key`); Unauthenticated when nobody valid."""
     admin_token = system.settings.admin_token
     if admin_token is not None and hmac.compare_digest(token.encode(), admin_token.get_secret_value().encode()):
         return Holder(BOOTSTRAP, Actor("admin", Role.ADMIN), None, False)

@@ -98,3 +98,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(psycopg_pool.PoolTimeout, _unavailable)
     app.add_exception_handler(PersistenceError, _unavailable)
     app.add_exception_handler(Exception, _internal)  # Starlette's outermost handler, for anything else
+
+
+def status_of(error: domain.DomainError) -> int:
+    """The HTTP status a domain error maps to (for façades that word errors their own way)."""
+    return _domain(None, error).status_code

@@ -6,6 +6,7 @@ from domain import sla as sla_model
 from domain import booking as booking_model
 from domain import claim as claim_model
 from domain import demand as demand_model
+from domain import place
 from domain import venue as venue_model
 from domain.actors import Actor
 from domain.base import Record
@@ -22,6 +23,12 @@ VENUE_FIELDS = ("organisation_id", "name", "address", "grid_id", "capacity", "op
 
 def _when(value: datetime | str | None) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _place(record: Record) -> dict:
+    """The create's location fields, each null when not given (records from before have none)."""
+    location = getattr(record, "location", None) or {}
+    return {name: location.get(name) for name in place.FIELDS}
 
 
 def _common(record: Record, actor: Actor | None) -> dict:
@@ -41,7 +48,7 @@ def demand(d: Demand, actor: Actor | None) -> dict:
         "category": d.category, "grid_id": d.grid_id, "needed": d.needed, "claim_deadline": _when(d.claim_deadline),
         "starts_at": _when(d.starts_at), "ends_at": _when(d.ends_at), "auto_confirm": d.auto_confirm,
         "confirmed": d.confirmed, "waitlisted": len(d.waitlist), "reason": d.reason, "rating": d.rating,
-        "feedback": d.feedback,
+        "feedback": d.feedback, **_place(d),
     }
 
 
@@ -90,7 +97,7 @@ def service_request(r: ServiceRequest, actor: Actor | None, now: datetime) -> di
             "handler_id": r.handler_id, "subject": r.subject, "detail": r.detail, "promised_days": r.promised_days,
             **sla_standing(r.promised_days, r.consumed, r.running_since, r.accepted_at is not None, r.stopped,
                            r.warned, r.breached, now),
-            "outcome": r.outcome, "note": r.note, "rating": r.rating, "reason": r.reason}
+            "outcome": r.outcome, "note": r.note, "rating": r.rating, "reason": r.reason, **_place(r)}
 
 
 def sla_standing(promised_days: int, consumed: float, running_since: datetime | None, accepted: bool, stopped: bool,

@@ -18,8 +18,9 @@ from projections.audit import AuditIndex
 from projections.chain import AuditChain
 from projections.db import Database, PostgresDatabase, SqliteDatabase, open_pool
 from projections.deadlines import Deadlines, DueDeadlines
-from projections.people import KeyStore, install
 from projections.demand_board import DemandBoard
+from projections.open311 import Open311Feed
+from projections.people import KeyStore, install
 from projections.projector import Projector
 from projections.service_records import ServiceRecords
 from projections.services import ServiceCatalogue
@@ -116,7 +117,8 @@ class Linli:
                 protect_people(self.contexts, self.people)
                 self.projector = Projector(self.db, self.contexts, [
                     DemandBoard(), ServiceRecords(), VenueDirectory(), ServiceCatalogue(), Stats(),
-                    Deadlines(grace), AuditIndex(), AuditChain(self.audit_key)], create=self.migrating)
+                    Deadlines(grace), AuditIndex(), AuditChain(self.audit_key), Open311Feed()],
+                    create=self.migrating)
                 if settings.postgres and self.migrating:
                     self._protect_history(settings.database_schema)
                 self.tokens = TokenStore(self.db, create=self.migrating)

@@ -15,6 +15,7 @@ from domain.actors import Actor, Role
 from domain.base import Record, base_relations, require_rating, require_reason
 from domain.errors import ValidationError
 from domain.lifecycle import Lifecycle, row
+from domain.place import check_location
 
 PUBLIC_STATES = ("open", "filled", "in_progress", "fulfilled", "closed", "expired")
 SEATED = ("confirmed", "checked_in", "completed", "verified")
@@ -76,11 +77,12 @@ class Demand(Record):
     @staticmethod
     def post(id: UUID, by: Actor, organisation_id: str, title: str, description: str, category: str,
              grid_id: str, needed: int, claim_deadline: datetime, starts_at: datetime, ends_at: datetime,
-             auto_confirm: bool) -> "Demand":
+             auto_confirm: bool, location: dict | None = None) -> "Demand":
         check_details(title, description, category, needed, claim_deadline, starts_at, ends_at)
         return Demand(id=id, organisation_id=organisation_id, title=title.strip(), description=description,
                       category=category.strip(), grid_id=grid_id, needed=needed, claim_deadline=claim_deadline,
-                      starts_at=starts_at, ends_at=ends_at, auto_confirm=bool(auto_confirm))
+                      starts_at=starts_at, ends_at=ends_at, auto_confirm=bool(auto_confirm),
+                      location=check_location(location))
 
     class Posted(Record.Created):
         organisation_id: str
@@ -93,12 +95,13 @@ class Demand(Record):
         starts_at: datetime
         ends_at: datetime
         auto_confirm: bool
+        location: dict | None  # added with Open311: events stored before it have none
 
     @event(Posted)
     def __init__(self, id: UUID, organisation_id: str, title: str, description: str, category: str,
                  grid_id: str, needed: int, claim_deadline: datetime, starts_at: datetime, ends_at: datetime,
-                 auto_confirm: bool):
-        self.organisation_id, self.grid_id = organisation_id, grid_id
+                 auto_confirm: bool, location: dict | None = None):
+        self.organisation_id, self.grid_id, self.location = organisation_id, grid_id, location
         self._set_details(title, description, category, needed, claim_deadline, starts_at, ends_at)
         self.auto_confirm = auto_confirm
         self.status = "draft"

@@ -10,6 +10,7 @@ from domain.actors import Actor, Role
 from domain.base import Record, base_relations, require_rating, require_reason
 from domain.errors import ForbiddenError, GuardFailedError, ValidationError
 from domain.lifecycle import Lifecycle, row
+from domain.place import check_location
 
 OUTCOMES = ("approved", "denied", "answered")
 REOPEN_WITHIN = timedelta(days=7)
@@ -56,11 +57,12 @@ class ServiceRequest(Record):
         subject: str
         detail: str
         promised_days: int
+        location: dict | None  # added with Open311: events stored before it have none
 
     @event(Filed)
     def __init__(self, id: UUID, item_id: str, applicant_id: str, handler_role: str, handler_id: str, subject: str,
-                 detail: str, promised_days: int):
-        self.item_id, self.applicant_id = item_id, applicant_id
+                 detail: str, promised_days: int, location: dict | None = None):
+        self.item_id, self.applicant_id, self.location = item_id, applicant_id, location
         self.handler_role, self.handler_id = handler_role, handler_id
         self.subject, self.detail, self.promised_days = subject, detail, promised_days
         self.status = "submitted"
@@ -74,7 +76,7 @@ class ServiceRequest(Record):
         self.stopped = False
 
     @staticmethod
-    def file(id: UUID, by: Actor, item, subject: str, detail: str) -> "ServiceRequest":
+    def file(id: UUID, by: Actor, item, subject: str, detail: str, location: dict | None = None) -> "ServiceRequest":
         if by.role is not Role.ORG:
             raise ForbiddenError("service requests are filed by organisations (enterprises)")
         if item.status != "published":
@@ -87,7 +89,7 @@ class ServiceRequest(Record):
         handler_id = item.content.get("department_id") or item.provider_id
         return ServiceRequest(id=id, item_id=str(item.id), applicant_id=by.id, handler_role=handler_role,
                               handler_id=handler_id, subject=subject.strip(), detail=detail,
-                              promised_days=item.content["promised_days"])
+                              promised_days=item.content["promised_days"], location=check_location(location))
 
     def relations(self, actor: Actor) -> set[str]:
         return relations(actor, self.applicant_id, self.handler_role, self.handler_id)

@@ -2,7 +2,7 @@
 from functools import singledispatchmethod
 
 from domain.claim import Claim
-from domain.demand import SEATED, Demand
+from domain.demand import PUBLIC_STATES, SEATED, Demand
 from domain.personal import ERASED
 from domain.registry import Member
 from projections.db import Tx
@@ -118,3 +118,10 @@ class DemandBoard(View):
         if claim_id not in self._demand_of:
             self._demand_of[claim_id] = tx.rows("SELECT demand_id FROM claims WHERE id = %s", (claim_id,))[0]["demand_id"]
         self._recount.add(self._demand_of[claim_id])
+
+
+def public_categories(db) -> list[str]:
+    """The categories of the demands on the public board (Open311 offers one service for each)."""
+    public = ", ".join(f"'{s}'" for s in PUBLIC_STATES)
+    return [r["category"] for r in db.rows(
+        f"SELECT DISTINCT category FROM demand_board WHERE status IN ({public}) ORDER BY category")]

@@ -109,3 +109,9 @@ class ServiceCatalogue(View):
     @apply.register
     def _(self, event: ServiceRequest.SlaBreached, tx: Tx, context: str) -> None:
         touch(tx, "service_requests", event, breached=True)
+
+
+def published_items(db) -> list[dict]:
+    """The catalogue's published items (Open311's services), oldest first so codes keep their order."""
+    return db.rows("SELECT id, provider_role, provider_id, department_id, title, category, mode, promised_days, content "
+                   "FROM service_items WHERE status = 'published' ORDER BY created_at, id")

@@ -46,13 +46,13 @@ class Services(Context):
         return self.engine.execute(meta, command)
 
     def file_request(self, meta: Meta, request_id: UUID, item_id: UUID, subject: str,
-                     detail: str) -> Outcome[ServiceRequest]:
+                     detail: str, location: dict | None = None) -> Outcome[ServiceRequest]:
         def command(unit: Unit) -> ServiceRequest:
             existing = unit.find(request_id, ServiceRequest)
             if existing is not None:
                 return existing
             item = unit.get(item_id, ServiceItem)
-            return unit.add(ServiceRequest.file(request_id, meta.actor, item, subject, detail))
+            return unit.add(ServiceRequest.file(request_id, meta.actor, item, subject, detail, location))
 
         return self.engine.execute(meta, command)
 

@@ -53,8 +53,20 @@ class ActionBody(BaseModel):
         return {k: getattr(self, k) for k in self.model_fields_set if k in type(self).model_fields}
 
 
-class NewDemand(BaseModel):
+class Located(BaseModel):
+    """Where a create happens (optional; Open311 clients always send one, domain/place.py)."""
+
     model_config = ConfigDict(extra="allow")
+    lat: Annotated[StrictFloat | StrictInt, Field(ge=-90, le=90)] | None = None
+    long: Annotated[StrictFloat | StrictInt, Field(ge=-180, le=180)] | None = None
+    address_string: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    address_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+    def location(self) -> dict | None:
+        return {k: getattr(self, k) for k in Located.model_fields if getattr(self, k) is not None} or None
+
+
+class NewDemand(Located):
     title: Annotated[str, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(max_length=5000)] = ""
     category: Annotated[str, Field(min_length=1, max_length=64)]

@@ -35,7 +35,7 @@ def post_demand(body: NewDemand, request: Request, actor: CurrentActor, system: 
     details = body.model_dump(include={"title", "description", "category", "grid_id", "needed", "claim_deadline",
                                        "starts_at", "ends_at", "auto_confirm"})
     outcome = system.demands.post_demand(meta(request, actor), new_id(request, actor), organisation_id or "",
-                                         **details)
+                                         **details, location=body.location())
     return reply(system, demand(outcome.value, actor), outcome.value.version, 201, outcome, "demands")
 
 

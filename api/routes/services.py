@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from api.auth import CurrentActor, MaybeActor
 from api.representations import service_item, service_request, sla_standing
-from api.routes.bodies import ActionBody, Instant
+from api.routes.bodies import ActionBody, Instant, Located
 from api.routes.common import CaughtUp, Filter, Page, PageSize, System, if_match, meta, new_id, reply
 from domain.actors import Actor, Role
 from domain.errors import ForbiddenError, NotFoundError, ValidationError
@@ -56,8 +56,7 @@ class RequestAction(ActionBody):
     detail: LongText | None = None
 
 
-class NewRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class NewRequest(Located):
     subject: Annotated[str, Field(min_length=1, max_length=200)]
     detail: LongText = ""
 
@@ -143,7 +142,7 @@ def act_on_item(item_id: UUID, trigger: str, request: Request, actor: CurrentAct
 def file_request(item_id: UUID, body: NewRequest, request: Request, actor: CurrentActor, system: System):
     _item(system, item_id, actor)
     outcome = system.services.file_request(meta(request, actor), new_id(request, actor), item_id, body.subject,
-                                           body.detail)
+                                           body.detail, body.location())
     now = system.clock.now()
     return reply(system, service_request(outcome.value, actor, now), outcome.value.version, 201, outcome, "services")
 
