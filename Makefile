@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)  ## seed a small demo city if empty, then serve http://127.0.0.1:8000
+run: $(STAMP)  ## seed a small demo city if empty, print demo sign-in tokens, then serve http://127.0.0.1:8000
 	$(VENV)/bin/linli seed --scale 0.002 --if-empty
+	@if [ -z "$$LINLI_DATABASE_URL" ]; then $(VENV)/bin/linli tokens demo; fi
 	$(VENV)/bin/linli serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP)  ## the whole suite, on SQLite and PostgreSQL (fault injection apart)
@@ -24,8 +25,9 @@ test: $(STAMP)  ## the whole suite, on SQLite and PostgreSQL (fault injection ap
 test-faults: $(STAMP)  ## projection workers killed, PostgreSQL restarted, several API processes
 	LINLI_REQUIRE_POSTGRES=1 $(PY) -m pytest $(FAULTS)
 
-system-packages:  ## what pip cannot install: wrk, the load generator of `make bench`
-	command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+system-packages:  ## what pip cannot install: wrk (`make bench`), Chromium and a CJK font (the console's browser tests)
+	command -v wrk >/dev/null && command -v chromium >/dev/null && fc-list | grep -qi wenquanyi || \
+	  (apt-get update -q && apt-get install -y -q --no-install-recommends wrk chromium fonts-wqy-zenhei)
 
 bench: $(STAMP) system-packages  ## claims in three shapes and the command mix under wrk, beside the CRUD peer
 	$(PY) -m bench

@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
+from api.console import router as console
 from api.gate import RequestGate
 from api.idempotency import IdempotencyMiddleware
 from api.open311.router import router as open311
@@ -73,6 +74,7 @@ def create_app(system: Linli | None = None, run_timers: bool = True) -> FastAPI:
     for module in (tokens, registry, demands, claims, service_records, venues, bookings, services, stats, workflows,
                    audit, health):
         app.include_router(module.router)
+    console.install(app)  # the web console at `/`, outside the OpenAPI document
     app.include_router(open311)  # not in the OpenAPI document: its replies are Open311's (docs/open311.md)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RequestGate)  # outermost: added last

@@ -43,6 +43,10 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
     if projections not in ("inline", "worker"):
         raise typer.BadParameter("inline or worker")
     os.environ["LINLI_PROJECTIONS"] = projections  # read by each worker process's Settings
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    typer.echo(f"邻里 serving at http://{shown}:{port}/ (console) and the JSON API (docs at /docs)\n"
+               f"sign in at http://{shown}:{port}/console/signin with a token: `linli tokens demo` (demo store), "
+               "`linli tokens create <role> --subject <id>`, or LINLI_ADMIN_TOKEN")
     serving.serve(host, port, workers, header_timeout=Settings().header_timeout_seconds)
 
 
@@ -91,6 +95,23 @@ def create_token(role: Role, subject: Annotated[str, typer.Option(help="the orga
     try:
         minted = issue(system, role, subject, name, expires_in_days)
         console.print(f"{minted['token']}\n[dim]id {minted['id']}, expires {minted['expires_at']}[/dim]")
+    finally:
+        system.shutdown()
+
+
+@tokens_app.command("demo")
+def demo_tokens(seed: Annotated[int, typer.Option(help="the seed the demo city was made with")] = 7) -> None:
+    """Print a one-day sign-in token for one demo account of each role (embedded demo store only)."""
+    from api.console.demo import demo_accounts
+
+    system = _system()
+    try:
+        if system.settings.postgres:
+            console.print("demo tokens are for the embedded demo store only; use `linli tokens create`")
+            raise typer.Exit(1)
+        console.print("demo accounts (tokens valid for one day; paste one at /console/signin):")
+        for minted in demo_accounts(system, seed):
+            typer.echo(f"  {minted['role']:8} {minted['subject_id']:36}  {minted['token']}")
     finally:
         system.shutdown()
 

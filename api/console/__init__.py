@@ -1,0 +1,1 @@
+"""邻里工作台: the server-rendered Chinese console at `/` (docs/console.md)."""
