@@ -243,3 +243,19 @@ def test_events_stored_before_sealing_still_decode_and_their_member_can_be_erase
     assert erase(api, str(member.id))["name"] == ERASED
     assert api.ok(api.get(f"/members/{member.id}", api.admin))["name"] == ERASED
     assert api.ok(api.get("/audit/verify", api.admin))["ok"] is True
+
+
+def test_the_console_shows_an_erased_member_as_erased(api):
+    from tests.integration.test_console import _signed_in
+
+    world = a_member_with_a_claim_and_a_booking(api)
+    _signed_in(api, api.admin)
+    pages = [f"/console/audit/{world['member'].id}?version=1", f"/console/audit/{world['claim']['id']}",
+             f"/console/audit?aggregate_id={world['claim']['id']}", f"/console/demands/{world['demand']['id']}"]
+    assert NAME in "".join(api.client.get(page).text for page in pages)
+
+    erase(api, world["member"].id)
+
+    shown = [api.client.get(page) for page in pages]
+    assert all(page.status_code == 200 for page in shown)
+    assert NAME not in "".join(page.text for page in shown) and ERASED in shown[0].text
