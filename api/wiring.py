@@ -135,9 +135,9 @@ class Linli:
         CREATE SCHEMA, the library's CREATE OR REPLACE FUNCTION and our tables; on PostgreSQL they
         take turns, and the first creates the schema. Only a process that may migrate (`migrating`:
         the schema's owner, unless LINLI_MIGRATE=off) runs DDL at all; the API role starts without.
-        The lock is held on a connection of its own,
-        outside the pool, because everything done under it takes pooled connections (one at a time:
-        nothing else runs yet), and closing that connection releases it."""
+        The lock is held on a connection of its own, outside the pool, because everything done
+        under it takes pooled connections (one at a time: nothing else runs yet), and closing that
+        connection releases it."""
         self.migrating = self.settings.migrate == "auto"
         if not self.settings.postgres:
             yield
