@@ -11,7 +11,7 @@ from domain.booking import Booking
 from domain.claim import Claim
 from domain.registry import ERASED, Member
 
-__all__ = ["ERASED", "PERSONAL", "personal_fields"]
+__all__ = ["ERASED", "PERSONAL", "personal_fields", "personal_reason"]
 
 
 def _member(role_field: str, id_field: str) -> Callable[[object], str | None]:
@@ -20,11 +20,20 @@ def _member(role_field: str, id_field: str) -> Callable[[object], str | None]:
     return person
 
 
-# event class -> {field: whose it is (a member id, or None when the field is nobody's)}
+def acting_member(event) -> str | None:
+    """The member who did this (from the event's who-when-why), if a member did."""
+    meta = vars(event).get("meta") or {}
+    return meta.get("actor_id") if meta.get("actor_role") == "member" else None
+
+
+# event class -> {field: whose it is (a member id, or None when the field is nobody's)}; besides,
+# the reason a member gives for anything (`meta.reason`) is theirs (see `personal_reason`)
 PERSONAL: dict[type, dict[str, Callable[[object], str | None]]] = {
     Member.Registered: {"name": lambda event: str(event.originator_id)},
     Claim.Made: {"note": _member("claimant_role", "claimant_id")},
     Booking.Requested: {"purpose": _member("requester_role", "requester_id")},
+    Claim.Cancelled: {"reason": acting_member},
+    Booking.Cancelled: {"reason": acting_member},
 }
 
 
@@ -36,3 +45,10 @@ def personal_fields(event) -> dict[str, str]:
         if person and isinstance(value, str) and value:
             found[field] = person
     return found
+
+
+def personal_reason(event) -> str | None:
+    """The member whose reason this event's who-when-why carries, if a member gave one."""
+    person = acting_member(event)
+    reason = (vars(event).get("meta") or {}).get("reason")
+    return person if person and isinstance(reason, str) and reason else None

@@ -100,9 +100,13 @@ class DemandBoard(View):
 
     @apply.register
     def _(self, event: Member.Erased, tx: Tx, context: str) -> None:
-        """A forgotten member's notes: the events now decode as 已删除; the rows say so too."""
+        """A forgotten member's notes and cancellation reasons: the events now decode as 已删除; the
+        rows say so too (a reason the organisation gave for cancelling is cleared with them)."""
+        member = str(event.originator_id)
         tx.execute("UPDATE claims SET note = %s WHERE claimant_role = 'member' AND claimant_id = %s "
-                   "AND note <> ''", (ERASED, str(event.originator_id)))
+                   "AND note <> ''", (ERASED, member))
+        tx.execute("UPDATE claims SET reason = %s WHERE claimant_role = 'member' AND claimant_id = %s "
+                   "AND status = 'cancelled' AND reason IS NOT NULL", (ERASED, member))
 
     @apply.register(Claim.Confirmed)
     @apply.register(Claim.Waitlisted)

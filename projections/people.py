@@ -16,13 +16,14 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.application import Application
 from eventsourcing.persistence import EventStore, JSONTranscoder, Mapper, Transcoding
 
-from domain.personal import ERASED, personal_fields
+from domain.personal import ERASED, personal_fields, personal_reason
 from projections.db import Database
 
 PERSON_KEYS_DDL = (
@@ -159,14 +160,19 @@ class KeyStore:
         return {"person": person, "nonce": _b64(nonce), "box": _b64(box)}
 
     def open(self, sealed: dict) -> str:
-        key = self.key_of(sealed["person"]) if "box" in sealed else None
-        if key is None:
-            return ERASED
+        """The sealed text, or 已删除 when its key is gone (or it was never sealed with it: anything that
+        only looks sealed opens to nothing)."""
         try:
-            return AESGCM(key).decrypt(base64.b64decode(sealed["nonce"]), base64.b64decode(sealed["box"]),
-                                       sealed["person"].encode()).decode()
-        except InvalidTag:
-            return ERASED  # not sealed with this person's key: nothing to show
+            person, nonce, box = sealed["person"], sealed.get("nonce"), sealed.get("box")
+            if not all(isinstance(part, str) for part in (person, nonce, box)):
+                return ERASED
+            UUID(person)  # people are members, named by their ids; anything else raises ValueError
+            key = self.key_of(person)
+            if key is None:
+                return ERASED
+            return AESGCM(key).decrypt(base64.b64decode(nonce), base64.b64decode(box), person.encode()).decode()
+        except (InvalidTag, KeyError, TypeError, ValueError, AttributeError):
+            return ERASED
 
 
 def _b64(data: bytes) -> str:
@@ -198,12 +204,15 @@ class PersonalMapper(Mapper):
     Events stored before sealing existed hold plain text and decode as before."""
 
     def to_stored_event(self, domain_event):
-        fields = personal_fields(domain_event)
-        if fields:
-            marked = object.__new__(type(domain_event))
-            object.__setattr__(marked, "__dict__", {**vars(domain_event), **{
-                name: _Sealing(person, vars(domain_event)[name]) for name, person in fields.items()}})
-            domain_event = marked
+        fields, giver = personal_fields(domain_event), personal_reason(domain_event)
+        if fields or giver:
+            state = vars(domain_event)
+            marked = {name: _Sealing(person, state[name]) for name, person in fields.items()}
+            if giver:
+                marked["meta"] = {**state["meta"], "reason": _Sealing(giver, state["meta"]["reason"])}
+            copy = object.__new__(type(domain_event))
+            object.__setattr__(copy, "__dict__", {**state, **marked})
+            domain_event = copy
         return super().to_stored_event(domain_event)
 
 
@@ -216,7 +225,8 @@ class SealingEventStore(EventStore):
 
     def put(self, domain_events, **kwargs):
         domain_events = list(domain_events)
-        self.keys.make_keys({p for e in domain_events for p in personal_fields(e).values()})
+        self.keys.make_keys({p for e in domain_events for p in (*personal_fields(e).values(), personal_reason(e))
+                             if p})
         return super().put(domain_events, **kwargs)
 
 

@@ -53,9 +53,13 @@ class VenueDirectory(View):
 
     @apply.register
     def _(self, event: Member.Erased, tx: Tx, context: str) -> None:
-        """A forgotten member's booking purposes: the events now decode as 已删除; the rows say so too."""
+        """A forgotten member's booking purposes and cancellation reasons: the events now decode as
+        已删除; the rows say so too (a reason the venue's owner gave is cleared with them)."""
+        member = str(event.originator_id)
         tx.execute("UPDATE bookings SET purpose = %s WHERE requester_role = 'member' AND requester_id = %s "
-                   "AND purpose <> ''", (ERASED, str(event.originator_id)))
+                   "AND purpose <> ''", (ERASED, member))
+        tx.execute("UPDATE bookings SET reason = %s WHERE requester_role = 'member' AND requester_id = %s "
+                   "AND status = 'cancelled' AND reason IS NOT NULL", (ERASED, member))
 
     @apply.register
     def _(self, event: Booking.Requested, tx: Tx, context: str) -> None:

@@ -259,3 +259,35 @@ def test_the_console_shows_an_erased_member_as_erased(api):
     shown = [api.client.get(page) for page in pages]
     assert all(page.status_code == 200 for page in shown)
     assert NAME not in "".join(page.text for page in shown) and ERASED in shown[0].text
+
+
+def test_the_reason_a_member_gives_is_theirs_too(api):
+    world = a_member_with_a_claim_and_a_booking(api)
+    reason = f"{NAME}住院了"
+    api.act("claims", world["claim"]["id"], "cancel", world["member"], {"reason": reason})
+    api.act("bookings", world["booking"]["id"], "cancel", world["member"], {"reason": reason})
+    assert not [s for s in stored_states(api.system) if reason.encode() in s]
+    assert NAME not in every_read_model_row(api.system).replace(NOTE, "").replace(PURPOSE, "").replace(reason, "")
+    assert api.ok(api.get(f"/claims/{world['claim']['id']}", world["owner"]))["reason"] == reason
+    assert reason in surfaces(api, world)
+
+    erase(api, world["member"].id)
+
+    shown = surfaces(api, world)
+    assert NAME not in shown and NAME not in every_read_model_row(api.system)
+    assert api.ok(api.get(f"/claims/{world['claim']['id']}", world["owner"]))["reason"] == ERASED
+    assert api.ok(api.get(f"/bookings/{world['booking']['id']}", world["owner"]))["reason"] == ERASED
+    assert api.ok(api.get("/audit/verify", api.admin))["ok"] is True
+
+
+def test_text_that_only_looks_sealed_opens_to_nothing_and_stops_no_reply(api):
+    owner = api.org()
+    for forged in ('{"_personal_": {"person": 1, "box": "x"}}',
+                   '{"_personal_": {"person": "not a member", "nonce": "x", "box": "x"}}'):
+        demand = api.demand(owner, "open")
+        api.act("demands", demand["id"], "withdraw", owner, {"reason": forged})
+
+        rows = api.ok(api.get("/audit/events", api.auditor(), aggregate_id=demand["id"]))["items"]
+
+        assert rows[-1]["reason"] == ERASED
+    assert api.ok(api.get("/audit/verify", api.admin))["ok"] is True
