@@ -53,34 +53,47 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
 @app.command()
 def seed(scale: Annotated[str, typer.Option(help="a fraction of Fuzhou, or 'fuzhou'")] = "0.01",
          seed: Annotated[int, typer.Option(help="random seed: the same seed gives the same city")] = 7,
+         until: Annotated[str | None, typer.Option(help="the history's end (ISO date or time); default today's "
+                                                        "midnight, city time")] = None,
+         serial: Annotated[bool, typer.Option(help="seed the contexts one after another in this process")] = False,
          if_empty: Annotated[bool, typer.Option(help="do nothing when the store already holds events")] = False) -> None:
-    """Generate a city through the applications, with progress bars."""
-    from api.seed import Seeder
+    """Generate a city with 24 months of history through the applications, with progress bars."""
+    from datetime import datetime
+
+    from api.seed import seed_city
+    from api.wiring import Linli
+    from domain.city import CITY_TZ
+    from workflows.clock import FakeClock
 
     fraction = 1.0 if scale == "fuzhou" else float(scale)
-    system = _system()
+    end = None
+    if until is not None:
+        end = datetime.fromisoformat(until)
+        end = end if end.tzinfo else end.replace(tzinfo=CITY_TZ)
+    system = Linli(Settings(), FakeClock(end))
     try:
         if not system.is_empty():
             console.print("store already holds a city; not seeding (seed into an empty store)")
             if if_empty:
                 return
             raise typer.Exit(1)
-        seeder, started = Seeder(system, fraction, seed), time.perf_counter()
+        started = time.perf_counter()
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn())
         with Progress(*columns, console=console) as progress:
-            def stage(label: str, total: int):
-                task = progress.add_task(label, total=total)
-                return lambda: progress.advance(task)
+            tasks: dict[str, int] = {}
 
-            seeder.run(stage)
-            task = progress.add_task("读模型 read models", total=None)
-            system.projector.catch_up()
-            system.projector.compact()
-            progress.update(task, total=1, completed=1)
+            def report(label: str, total: int, done: int) -> None:
+                if label not in tasks:
+                    tasks[label] = progress.add_task(label, total=total)
+                progress.update(tasks[label], completed=done)
+
+            timings = seed_city(system, fraction, seed, end, parallel=not serial, progress=report)
         events = sum(a.recorder.max_notification_id() or 0 for a in system.contexts.values())
         elapsed = time.perf_counter() - started
-        console.print(f"seeded {events:,} events in {elapsed:.1f}s ({events / elapsed:,.0f} events/s)")
+        console.print(f"seeded {events:,} events in {elapsed:.1f}s ({events / elapsed:,.0f} events/s): "
+                      f"contexts {timings['seed_seconds']}s, read models and deadlines "
+                      f"{timings['read_models_seconds']}s ({timings['deadlines_fired']:,} deadlines fired)")
     finally:
         system.shutdown()
 

@@ -103,7 +103,7 @@ class Linli:
         self.audit_key = settings.audit_keys()
         try:
             with self._startup_lock():
-                self.registry = Registry(env=event_store_env(settings, "registry"))
+                self.registry = Registry(env=event_store_env(settings, "registry"), clock=self.clock)
                 self.demands = Demands(env=event_store_env(settings, "demands"), clock=self.clock,
                                        grace=grace)
                 self.venues = Venues(env=event_store_env(settings, "venues"), clock=self.clock, grace=grace)

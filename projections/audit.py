@@ -8,6 +8,7 @@ import json
 from projections.db import Tx
 from projections.people import SEALED, KeyStore, Personal
 from projections.projector import View, iso
+from projections.rows import insert_rows
 
 HIDDEN = ("originator_id", "originator_version", "timestamp", "meta", "originator_topic")
 
@@ -105,8 +106,7 @@ class AuditIndex(View):
 
     def finish_batch(self, tx: Tx, context: str, position: int) -> None:
         """One multi-row write per batch."""
-        tx.executemany(
-            "INSERT INTO audit_events (seq, context, position, aggregate_id, version, type, at, actor_id, actor_role, "
-            "correlation_id, causation_id, reason, data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            self._rows)
+        insert_rows(tx, "audit_events", ("seq", "context", "position", "aggregate_id", "version", "type", "at",
+                                          "actor_id", "actor_role", "correlation_id", "causation_id", "reason", "data"),
+                    self._rows)
         self._rows = []

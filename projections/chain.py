@@ -21,6 +21,7 @@ from datetime import datetime
 
 from projections.db import Database, Tx
 from projections.projector import View, iso
+from projections.rows import insert_rows
 from projections.signing import FORMAT, AuditKeys, Cadence, seal, well_signed
 
 GENESIS = "0" * 64
@@ -158,8 +159,7 @@ class AuditChain(View):
 
     def finish_batch(self, tx: Tx, context: str, position: int) -> None:
         """Write the batch's entries and the checkpoints that fell due in it."""
-        tx.executemany("INSERT INTO audit_chain (context, position, hash, at) VALUES (%s, %s, %s, %s)",
-                       self._entries)
+        insert_rows(tx, "audit_chain", ("context", "position", "hash", "at"), self._entries)
         tx.executemany(f"INSERT INTO audit_checkpoints ({', '.join(CHECKPOINT_COLUMNS)}) "
                        f"VALUES ({', '.join(['%s'] * len(CHECKPOINT_COLUMNS))})",
                        [tuple(cp[k] for k in CHECKPOINT_COLUMNS) for cp in self._checkpoints])

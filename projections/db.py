@@ -19,6 +19,8 @@ from psycopg_pool import ConnectionPool
 
 
 class Tx(Protocol):
+    dialect: str
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]: ...
@@ -28,13 +30,15 @@ class Tx(Protocol):
 class Database(Protocol):
     dialect: str
 
-    def transaction(self, pipeline: bool = False) -> Iterator[Tx]: ...
+    def transaction(self, pipeline: bool = False, bulk: bool = False) -> Iterator[Tx]: ...
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]: ...
     def vacuum(self, tables: Sequence[str], full: bool = False) -> None: ...
     def close(self) -> None: ...
 
 
 class _SqliteTx:
+    dialect = "sqlite"
+
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
 
@@ -64,8 +68,9 @@ class SqliteDatabase:
         self._mutex = threading.RLock()
 
     @contextmanager
-    def transaction(self, pipeline: bool = False) -> Iterator[_SqliteTx]:
-        """`pipeline` matters only to PostgreSQL (SQLite has no round trips)."""
+    def transaction(self, pipeline: bool = False, bulk: bool = False) -> Iterator[_SqliteTx]:
+        """`pipeline` and `bulk` matter only to PostgreSQL (SQLite has no round trips, and its
+        commits here do not wait for the disk: synchronous=NORMAL)."""
         with self._mutex:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -92,6 +97,8 @@ class SqliteDatabase:
 
 
 class _PostgresTx:
+    dialect = "postgres"
+
     def __init__(self, conn):
         self.conn = conn
 
@@ -165,13 +172,17 @@ class PostgresDatabase:
             yield conn
 
     @contextmanager
-    def transaction(self, pipeline: bool = False) -> Iterator[_PostgresTx]:
+    def transaction(self, pipeline: bool = False, bulk: bool = False) -> Iterator[_PostgresTx]:
         """With `pipeline`, statements whose results nobody reads are sent without waiting for
         each answer (psycopg pipeline mode): a projection batch's writes cost one round trip
-        between reads instead of one each."""
+        between reads instead of one each. With `bulk` (read models built in bulk: a rebuild, a
+        seed's), the commit does not wait for the disk: a crash can lose only the last batches,
+        each with its position, so they are applied again; nothing is half-applied."""
         with self._connection() as conn, conn.transaction(), conn.pipeline() if pipeline else nullcontext():
             if self.search_path:
                 conn.execute(f"SET LOCAL search_path TO {self.search_path}")
+            if bulk:
+                conn.execute("SET LOCAL synchronous_commit TO OFF")
             yield _PostgresTx(conn)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:

@@ -19,6 +19,7 @@ from domain.service_item import ServiceItem
 from domain.service_request import ServiceRequest
 from projections.db import Database, Tx
 from projections.projector import View, iso
+from projections.rows import Rows
 from projections.subjects import Subjects
 
 ENDS_DEMAND_WAIT = (Demand.Started, Demand.Withdrawn, Demand.Expired, Demand.Fulfilled)
@@ -44,9 +45,15 @@ class Deadlines(View):
     def __init__(self, grace: timedelta):
         self.grace = grace
         self.subjects = Subjects("deadline_subjects")
+        self.deadlines = Rows("deadlines", ("aggregate_id", "kind"))
 
     def begin_batch(self, tx: Tx, context: str) -> None:
         self.subjects.clear()
+        self.deadlines.clear()
+
+    def finish_batch(self, tx: Tx, context: str, position: int) -> None:
+        self.subjects.flush(tx)
+        self.deadlines.flush(tx)
 
     @singledispatchmethod
     def apply(self, event, tx: Tx, context: str) -> None:
@@ -65,9 +72,12 @@ class Deadlines(View):
             self._drop(tx, event, "item.retire")
 
     # -- demands and claims ------------------------------------------------------------------
-    @apply.register(Demand.Posted)
-    @apply.register(Demand.Revised)
-    def _(self, event, tx: Tx, context: str) -> None:
+    @apply.register
+    def _(self, event: Demand.Posted, tx: Tx, context: str) -> None:
+        self._remember(tx, event, starts_at=iso(event.starts_at), claim_deadline=iso(event.claim_deadline), seated=0)
+
+    @apply.register
+    def _(self, event: Demand.Revised, tx: Tx, context: str) -> None:
         self._remember(tx, event, starts_at=iso(event.starts_at), claim_deadline=iso(event.claim_deadline))
 
     @apply.register(Demand.Approved)
@@ -103,7 +113,7 @@ class Deadlines(View):
     def _seated(self, tx: Tx, context: str, event, demand_id: str) -> None:
         """A confirmed claim: it may not show up; its demand can no longer expire meanwhile."""
         self._seat(tx, demand_id, +1)
-        tx.execute("DELETE FROM deadlines WHERE aggregate_id = %s AND kind = 'demand.expire'", (demand_id,))
+        self.deadlines.delete((demand_id, "demand.expire"))
         self._no_show_at_start(tx, context, event, demand_id)
 
     def _seat(self, tx: Tx, demand_id: str, change: int) -> None:
@@ -190,19 +200,13 @@ class Deadlines(View):
     def _subject(self, tx: Tx, subject_id) -> dict:
         return self.subjects.get(tx, subject_id)
 
-    @staticmethod
-    def _set(tx: Tx, event, context: str, kind: str, due_at: str, aggregate_id: str | None = None) -> None:
+    def _set(self, tx: Tx, event, context: str, kind: str, due_at: str, aggregate_id: str | None = None) -> None:
         """A deadline on the event's aggregate (or another one it affects), caused by the event."""
-        tx.execute(
-            "INSERT INTO deadlines (aggregate_id, kind, context, due_at, cause) VALUES (%s, %s, %s, %s, %s) "
-            "ON CONFLICT (aggregate_id, kind) DO UPDATE SET due_at = excluded.due_at, cause = excluded.cause",
-            (aggregate_id or str(event.originator_id), kind, context, due_at,
-             f"{event.originator_id}:{event.originator_version}"),
-        )
+        self.deadlines.upsert((aggregate_id or str(event.originator_id), kind), context=context, due_at=due_at,
+                              cause=f"{event.originator_id}:{event.originator_version}")
 
-    @staticmethod
-    def _drop(tx: Tx, event, kind: str) -> None:
-        tx.execute("DELETE FROM deadlines WHERE aggregate_id = %s AND kind = %s", (str(event.originator_id), kind))
+    def _drop(self, tx: Tx, event, kind: str) -> None:
+        self.deadlines.delete((str(event.originator_id), kind))
 
 
 class DueDeadlines:
@@ -213,7 +217,8 @@ class DueDeadlines:
 
     def due(self, now: datetime, limit: int = 500) -> list[dict]:
         return self.db.rows(
-            "SELECT aggregate_id, kind, context, cause FROM deadlines WHERE due_at <= %s ORDER BY due_at LIMIT %s",
+            "SELECT aggregate_id, kind, context, cause, due_at FROM deadlines WHERE due_at <= %s "
+            "ORDER BY due_at, aggregate_id, kind LIMIT %s",
             (iso(now), limit),
         )
 

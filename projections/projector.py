@@ -27,6 +27,7 @@ from projections.db import Database, Tx
 
 log = logging.getLogger("linli.projections")
 BATCH = 500
+BULK_BATCH = 5_000  # read models built in bulk: fewer, larger transactions (a rebuild, a seed)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -34,13 +35,12 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
 
-def touch(tx: Tx, table: str, event, carried: tuple[str, ...] = ("status",), **changes) -> None:
-    """Move an aggregate's row to this event: its version and updated_at, the `carried` fields the
-    event has (status, reason, ...), and any other `changes`."""
+def moved(event, carried: tuple[str, ...] = ("status",), **changes) -> dict:
+    """What moving an aggregate's row to this event sets: its version and updated_at, the `carried`
+    fields the event has (status, reason, ...), and any other `changes`."""
     values = {"version": event.originator_version, "updated_at": iso(event.timestamp), **changes}
     values.update({name: vars(event)[name] for name in carried if name in vars(event)})
-    sets = ", ".join(f"{column} = %s" for column in values)
-    tx.execute(f"UPDATE {table} SET {sets} WHERE id = %s", (*values.values(), str(event.originator_id)))
+    return values
 
 
 class View(ABC):
@@ -147,23 +147,25 @@ class Projector:
     def view(self, name: str) -> View:
         return next(v for v in self.views if v.name == name)
 
-    def catch_up(self, views: Sequence[View] | None = None) -> int:
+    def catch_up(self, views: Sequence[View] | None = None, bulk: bool = False) -> int:
         """Apply every event not yet applied, for each running view and context; returns how many
-        events were read. Each batch is read and decoded once, then applied view by view."""
-        views, read = list(views or self.views), 0
+        events were read. Each batch is read and decoded once, then applied view by view. `bulk`:
+        many events are expected (a rebuild, after a seed): larger batches, commits that do not
+        wait for the disk (projections/db.py)."""
+        views, read, size = list(views or self.views), 0, BULK_BATCH if bulk else BATCH
         for context in self.sources:
             while True:
                 behind = self.positions_of(views, context)
                 if not behind:
                     break
                 start = min(behind.values()) + 1
-                notifications = self.sources[context].recorder.select_notifications(start, BATCH)
+                notifications = self.sources[context].recorder.select_notifications(start, size)
                 if not notifications:
                     break
                 decoded = [(n, self._decode(context, n)) for n in notifications]
                 for view in views:
                     if view.name in behind and behind[view.name] < notifications[-1].id:
-                        self._apply(view, context, start, decoded)
+                        self._apply(view, context, start, decoded, bulk)
                 read += len(notifications)
         return read
 
@@ -188,20 +190,20 @@ class Projector:
             raise event.error
         view.record(notification, event, tx, context)
 
-    def _apply(self, view: View, context: str, start: int, decoded: list) -> None:
+    def _apply(self, view: View, context: str, start: int, decoded: list, bulk: bool = False) -> None:
         """Apply a batch to one view; when the view fails on it, find the event it cannot apply."""
         try:
-            self._apply_batch(view, context, start, decoded)
+            self._apply_batch(view, context, start, decoded, bulk)
         except TRANSIENT:
             raise
         except Exception:  # noqa: BLE001 - isolated below, event by event
             self._isolate(view, context, start, decoded)
 
-    def _apply_batch(self, view: View, context: str, start: int, decoded: list) -> None:
+    def _apply_batch(self, view: View, context: str, start: int, decoded: list, bulk: bool = False) -> None:
         """Apply what this view has not yet seen of a batch read from `start`, under its lock. A
         rebuild may have switched in a model that is further behind than the one the batch was read
         for: then the batch leaves a gap, and the caller's next round reads from the new position."""
-        with self.db.transaction(pipeline=True) as tx:
+        with self.db.transaction(pipeline=True, bulk=bulk) as tx:
             tx.lock(f"view:{view.name}")
             position = self._position(tx, view.name, context)
             if position < start - 1:
@@ -255,25 +257,21 @@ class Projector:
         self.catch_up(views)
         return self.stops()
 
-    def _batch(self, tx: Tx, view: View, context: str) -> int:
-        """Apply the next batch of one context's log to one view, inside the caller's transaction
-        (a rebuild's); an event the view cannot apply ends the rebuild, named."""
-        app = self.sources[context]
-        position = self._position(tx, view.name, context)
-        notifications = app.recorder.select_notifications(position + 1, BATCH)
-        if not notifications:
-            return 0
-        view.begin_batch(tx, context)
-        for notification in notifications:
-            try:
-                self._record_event(view, notification, self._decode(context, notification), tx, context)
-            except TRANSIENT:
-                raise
-            except Exception as error:
-                raise ViewStoppedError(_stop(view, context, notification, error)) from error
-        view.finish_batch(tx, context, notifications[-1].id)
-        self._record(tx, view.name, context, notifications[-1].id)
-        return len(notifications)
+    def _rebuild_batch(self, tx: Tx, views: Sequence[View], context: str, notifications: list) -> None:
+        """Apply one batch of a context's log, read and decoded once, to each view being rebuilt,
+        inside the rebuild's transaction; an event a view cannot apply ends the rebuild, named."""
+        decoded = [(n, self._decode(context, n)) for n in notifications]
+        for view in views:
+            view.begin_batch(tx, context)
+            for notification, event in decoded:
+                try:
+                    self._record_event(view, notification, event, tx, context)
+                except TRANSIENT:
+                    raise
+                except Exception as error:
+                    raise ViewStoppedError(_stop(view, context, notification, error)) from error
+            view.finish_batch(tx, context, notifications[-1].id)
+            self._record(tx, view.name, context, notifications[-1].id)
 
     def positions(self) -> dict[str, dict[str, int]]:
         rows = self.db.rows("SELECT view, context, position FROM tracking")
@@ -296,11 +294,11 @@ class Projector:
                 view.create(tx)
                 tx.execute("DELETE FROM tracking WHERE view = %s", (view.name,))
                 tx.execute("DELETE FROM projection_stops WHERE view = %s", (view.name,))
-                applied = 0
-                for context in self.sources:
-                    while (n := self._batch(tx, view, context)) > 0:
-                        applied += n
-                read = max(read, applied)
+            for context, app in self.sources.items():  # the log read once for all the views
+                position = 0
+                while notifications := app.recorder.select_notifications(position + 1, BULK_BATCH):
+                    self._rebuild_batch(tx, views, context, notifications)
+                    read, position = read + len(notifications), notifications[-1].id
         return read
 
     def _rebuild_beside(self, views: list[View]) -> int:
@@ -311,7 +309,7 @@ class Projector:
         names = [v.name for v in views]
         with self.db.shadow(scratch) as shadow_db:
             scratch_projector = Projector(shadow_db, self.sources, views)
-            applied = scratch_projector.catch_up()
+            applied = scratch_projector.catch_up(bulk=True)
             stopped = scratch_projector.stops()
             if stopped:  # the live models stay as they were
                 raise ViewStoppedError(stopped[0])

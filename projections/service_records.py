@@ -4,6 +4,7 @@ from functools import singledispatchmethod
 from domain.claim import Claim
 from projections.db import Tx
 from projections.projector import View, iso
+from projections.rows import Rows
 
 
 class ServiceRecords(View):
@@ -16,6 +17,15 @@ class ServiceRecords(View):
         "CREATE INDEX IF NOT EXISTS service_records_member ON service_records (member_id, verified_at)",
     )
 
+    def __init__(self):
+        self.records = Rows("service_records", ("claim_id",))  # written once per batch
+
+    def begin_batch(self, tx: Tx, context: str) -> None:
+        self.records.clear()
+
+    def finish_batch(self, tx: Tx, context: str, position: int) -> None:
+        self.records.flush(tx)
+
     @singledispatchmethod
     def apply(self, event, tx: Tx, context: str) -> None:
         """Other events do not change service records."""
@@ -23,15 +33,12 @@ class ServiceRecords(View):
     @apply.register
     def _(self, event: Claim.Made, tx: Tx, context: str) -> None:
         if event.claimant_role == "member":
-            tx.execute("INSERT INTO service_records (claim_id, member_id, demand_id) VALUES (%s, %s, %s)",
-                       (str(event.originator_id), event.claimant_id, event.demand_id))
+            self.records.insert(str(event.originator_id), member_id=event.claimant_id, demand_id=event.demand_id)
 
     @apply.register
     def _(self, event: Claim.Completed, tx: Tx, context: str) -> None:
-        tx.execute("UPDATE service_records SET hours = %s WHERE claim_id = %s",
-                   (event.hours, str(event.originator_id)))
+        self.records.update(str(event.originator_id), hours=event.hours)
 
     @apply.register
     def _(self, event: Claim.Verified, tx: Tx, context: str) -> None:
-        tx.execute("UPDATE service_records SET rating = %s, verified_at = %s WHERE claim_id = %s",
-                   (event.rating, iso(event.timestamp), str(event.originator_id)))
+        self.records.update(str(event.originator_id), rating=event.rating, verified_at=iso(event.timestamp))

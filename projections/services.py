@@ -5,7 +5,8 @@ from functools import singledispatchmethod
 from domain.service_item import ServiceItem
 from domain.service_request import ServiceRequest
 from projections.db import Tx
-from projections.projector import View, iso, touch
+from projections.projector import View, iso, moved
+from projections.rows import Rows
 
 RUNS = (ServiceRequest.Accepted, ServiceRequest.Resumed, ServiceRequest.Reopened)
 STOPS = (ServiceRequest.Resolved, ServiceRequest.Withdrawn)
@@ -31,47 +32,58 @@ class ServiceCatalogue(View):
         "CREATE INDEX IF NOT EXISTS service_requests_handler ON service_requests (handler_id, status)",
     )
 
+    def __init__(self):
+        self.items, self.requests = Rows("service_items"), Rows("service_requests")  # written once per batch
+
+    def begin_batch(self, tx: Tx, context: str) -> None:
+        self.items.clear()
+        self.requests.clear()
+
+    def finish_batch(self, tx: Tx, context: str, position: int) -> None:
+        self.items.flush(tx)
+        self.requests.flush(tx)
+
     @singledispatchmethod
     def apply(self, event, tx: Tx, context: str) -> None:
         if isinstance(event, ServiceItem.Event):
-            touch(tx, "service_items", event)
+            self.items.update(str(event.originator_id), **moved(event))
         elif isinstance(event, ServiceRequest.Event):
-            touch(tx, "service_requests", event)
+            self.requests.update(str(event.originator_id), **moved(event))
 
     @apply.register
     def _(self, event: ServiceItem.Drafted, tx: Tx, context: str) -> None:
         c = event.content
-        tx.execute(
-            "INSERT INTO service_items (id, provider_role, provider_id, department_id, title, category, mode, "
-            "promised_days, content, content_version, status, version, created_at, updated_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 0, 'draft', %s, %s, %s)",
-            (str(event.originator_id), event.provider_role, event.provider_id, c.get("department_id"), c["title"],
-             c["category"], c["mode"], c["promised_days"], json.dumps(c, ensure_ascii=False), event.originator_version,
-             iso(event.timestamp), iso(event.timestamp)))
+        self.items.insert(
+            str(event.originator_id), provider_role=event.provider_role, provider_id=event.provider_id,
+            department_id=c.get("department_id"), title=c["title"], category=c["category"], mode=c["mode"],
+            promised_days=c["promised_days"], content=json.dumps(c, ensure_ascii=False), content_version=0,
+            status="draft", version=event.originator_version, created_at=iso(event.timestamp),
+            updated_at=iso(event.timestamp))
 
     @apply.register
     def _(self, event: ServiceItem.Published, tx: Tx, context: str) -> None:
-        touch(tx, "service_items", event, content_version=1)
+        self.items.update(str(event.originator_id), **moved(event, content_version=1))
 
     @apply.register
     def _(self, event: ServiceItem.RevisionStaged, tx: Tx, context: str) -> None:
-        touch(tx, "service_items", event, staged=json.dumps(event.revision, ensure_ascii=False))
+        self.items.update(str(event.originator_id), **moved(event, staged=json.dumps(event.revision, ensure_ascii=False)))
 
     @apply.register
     def _(self, event: ServiceItem.RevisionPublished, tx: Tx, context: str) -> None:
-        staged = tx.rows("SELECT staged FROM service_items WHERE id = %s", (str(event.originator_id),))[0]["staged"]
+        staged = self.items.value(tx, str(event.originator_id), "staged")
         c = json.loads(staged)
-        touch(tx, "service_items", event, content=staged, staged=None, content_version=event.content_version,
-              title=c["title"], category=c["category"], mode=c["mode"], promised_days=c["promised_days"])
+        self.items.update(str(event.originator_id), **moved(
+            event, content=staged, staged=None, content_version=event.content_version, title=c["title"],
+            category=c["category"], mode=c["mode"], promised_days=c["promised_days"]))
 
     @apply.register
     def _(self, event: ServiceRequest.Filed, tx: Tx, context: str) -> None:
-        tx.execute(
-            "INSERT INTO service_requests (id, item_id, applicant_id, handler_role, handler_id, subject, promised_days, "
-            "status, accepted, consumed, stopped, warned, breached, version, created_at, updated_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, 'submitted', FALSE, 0, FALSE, FALSE, FALSE, %s, %s, %s)",
-            (str(event.originator_id), event.item_id, event.applicant_id, event.handler_role, event.handler_id,
-             event.subject, event.promised_days, event.originator_version, iso(event.timestamp), iso(event.timestamp)))
+        self.requests.insert(
+            str(event.originator_id), item_id=event.item_id, applicant_id=event.applicant_id,
+            handler_role=event.handler_role, handler_id=event.handler_id, subject=event.subject,
+            promised_days=event.promised_days, status="submitted", accepted=False, consumed=0.0, stopped=False,
+            warned=False, breached=False, version=event.originator_version, created_at=iso(event.timestamp),
+            updated_at=iso(event.timestamp))
 
     @apply.register(ServiceRequest.Accepted)
     @apply.register(ServiceRequest.Resumed)
@@ -80,7 +92,7 @@ class ServiceCatalogue(View):
         changes = {"running_since": iso(event.at), "stopped": False}
         if isinstance(event, ServiceRequest.Accepted):
             changes["accepted"] = True
-        touch(tx, "service_requests", event, **changes)
+        self.requests.update(str(event.originator_id), **moved(event, **changes))
 
     @apply.register(ServiceRequest.Paused)
     @apply.register(ServiceRequest.Resolved)
@@ -88,27 +100,26 @@ class ServiceCatalogue(View):
     def _(self, event, tx: Tx, context: str) -> None:
         changes = {"consumed": event.consumed, "running_since": None}
         if isinstance(event, STOPS):
-            accepted = tx.rows("SELECT accepted FROM service_requests WHERE id = %s", (str(event.originator_id),))
-            changes["stopped"] = bool(accepted[0]["accepted"])
+            changes["stopped"] = bool(self.requests.value(tx, str(event.originator_id), "accepted"))
         if isinstance(event, ServiceRequest.Resolved):
             changes["outcome"] = event.outcome
-        touch(tx, "service_requests", event, **changes)
+        self.requests.update(str(event.originator_id), **moved(event, **changes))
 
     @apply.register
     def _(self, event: ServiceRequest.Transferred, tx: Tx, context: str) -> None:
-        touch(tx, "service_requests", event, handler_role="dept", handler_id=event.department_id)
+        self.requests.update(str(event.originator_id), **moved(event, handler_role="dept", handler_id=event.department_id))
 
     @apply.register
     def _(self, event: ServiceRequest.Evaluated, tx: Tx, context: str) -> None:
-        touch(tx, "service_requests", event, rating=event.rating)
+        self.requests.update(str(event.originator_id), **moved(event, rating=event.rating))
 
     @apply.register
     def _(self, event: ServiceRequest.SlaWarning, tx: Tx, context: str) -> None:
-        touch(tx, "service_requests", event, warned=True)
+        self.requests.update(str(event.originator_id), **moved(event, warned=True))
 
     @apply.register
     def _(self, event: ServiceRequest.SlaBreached, tx: Tx, context: str) -> None:
-        touch(tx, "service_requests", event, breached=True)
+        self.requests.update(str(event.originator_id), **moved(event, breached=True))
 
 
 def published_items(db) -> list[dict]:

@@ -8,7 +8,8 @@ from domain.personal import ERASED
 from domain.registry import Member
 from domain.venue import Venue
 from projections.db import Tx
-from projections.projector import View, iso, touch
+from projections.projector import View, iso, moved
+from projections.rows import Rows
 
 
 class VenueDirectory(View):
@@ -32,24 +33,33 @@ class VenueDirectory(View):
         "CREATE INDEX IF NOT EXISTS bookings_day ON bookings (day, status)",
     )
 
+    def __init__(self):
+        self.venues, self.bookings = Rows("venues"), Rows("bookings")  # written once per batch
+
+    def begin_batch(self, tx: Tx, context: str) -> None:
+        self.venues.clear()
+        self.bookings.clear()
+
+    def finish_batch(self, tx: Tx, context: str, position: int) -> None:
+        self.venues.flush(tx)
+        self.bookings.flush(tx)
+
     @singledispatchmethod
     def apply(self, event, tx: Tx, context: str) -> None:
         if isinstance(event, Venue.Event):
-            touch(tx, "venues", event)
+            self.venues.update(str(event.originator_id), **moved(event))
         elif isinstance(event, Booking.Event):
-            touch(tx, "bookings", event, ("status", "reason"))
+            self.bookings.update(str(event.originator_id), **moved(event, ("status", "reason")))
 
     @apply.register
     def _(self, event: Venue.Shared, tx: Tx, context: str) -> None:
-        tx.execute(
-            "INSERT INTO venues (id, organisation_id, name, address, grid_id, capacity, opens_at, closes_at, "
-            "requires_approval, min_notice_hours, max_advance_days, cancel_lock_hours, blackouts, status, version, "
-            "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'active', %s, %s, %s)",
-            (str(event.originator_id), event.organisation_id, event.name, event.address, event.grid_id, event.capacity,
-             event.opens_at, event.closes_at, event.requires_approval, event.min_notice_hours, event.max_advance_days,
-             event.cancel_lock_hours, json.dumps(event.blackouts), event.originator_version, iso(event.timestamp),
-             iso(event.timestamp)),
-        )
+        self.venues.insert(
+            str(event.originator_id), organisation_id=event.organisation_id, name=event.name, address=event.address,
+            grid_id=event.grid_id, capacity=event.capacity, opens_at=event.opens_at, closes_at=event.closes_at,
+            requires_approval=event.requires_approval, min_notice_hours=event.min_notice_hours,
+            max_advance_days=event.max_advance_days, cancel_lock_hours=event.cancel_lock_hours,
+            blackouts=json.dumps(event.blackouts), status="active", version=event.originator_version,
+            created_at=iso(event.timestamp), updated_at=iso(event.timestamp))
 
     @apply.register
     def _(self, event: Member.Erased, tx: Tx, context: str) -> None:
@@ -63,13 +73,9 @@ class VenueDirectory(View):
 
     @apply.register
     def _(self, event: Booking.Requested, tx: Tx, context: str) -> None:
-        tx.execute(
-            "INSERT INTO bookings (id, venue_id, owner_id, requester_id, requester_role, starts_at, ends_at, day, "
-            "attendees, purpose, status, version, created_at, updated_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (str(event.originator_id), event.venue_id, event.owner_id, event.requester_id, event.requester_role,
-             iso(event.starts_at), iso(event.ends_at), event.starts_at.astimezone(CITY_TZ).date().isoformat(),
-             event.attendees, event.purpose, event.status, event.originator_version, iso(event.timestamp),
-             iso(event.timestamp)),
-        )
-
+        self.bookings.insert(
+            str(event.originator_id), venue_id=event.venue_id, owner_id=event.owner_id,
+            requester_id=event.requester_id, requester_role=event.requester_role, starts_at=iso(event.starts_at),
+            ends_at=iso(event.ends_at), day=event.starts_at.astimezone(CITY_TZ).date().isoformat(),
+            attendees=event.attendees, purpose=event.purpose, status=event.status, version=event.originator_version,
+            created_at=iso(event.timestamp), updated_at=iso(event.timestamp))

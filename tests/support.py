@@ -243,6 +243,7 @@ class Api:
         return d
 
     def claim(self, demand: dict, by: Party, headcount: int = 1, status: int = 201) -> dict:
+        self.clock.advance(milliseconds=1)  # events are dated by the clock: claims made one after another
         return self.ok(self.post(f"/demands/{demand['id']}/claims", {"headcount": headcount}, by), status)
 
     def claim_in(self, status: str, owner: Party | None = None, claimant: Party | None = None) -> tuple[dict, dict]:

@@ -114,13 +114,21 @@ class Unit:
         return aggregate
 
     def stamp(self, meta: Meta) -> list:
-        """Put `meta` on the events emitted since the last stamp and return them in order."""
-        new = []
+        """Put `meta`, and the context's clock as the time, on the events emitted since the last
+        stamp and return them in order. The library dates an event by the wall clock when it is
+        made; here the injected clock decides (a seeded history, a test's fake time), and the
+        aggregate's created/modified times follow its events."""
+        new, now = [], None
         for aggregate in self.touched.values():
             for event in aggregate._pending_events:
                 if id(event) not in self._stamped:
                     self._stamped.add(id(event))
+                    now = now or self.app.clock.now()
                     object.__setattr__(event, "meta", meta.as_dict())
+                    object.__setattr__(event, "timestamp", now)
+                    if event.originator_version == aggregate.INITIAL_VERSION:
+                        aggregate._created_on = now
+                    aggregate._modified_on = now
                     new.append(event)
         return new
 

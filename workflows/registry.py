@@ -4,6 +4,7 @@ from uuid import UUID
 from domain.actors import Role
 from domain.errors import ForbiddenError, NotFoundError, ValidationError
 from domain.registry import Department, Grid, Member, Organisation
+from workflows.clock import Clock, SystemClock
 from workflows.context import Context
 from workflows.engine import Engine, Meta, Outcome, Unit, load
 
@@ -13,8 +14,9 @@ KINDS = {"grid": Grid, "organisation": Organisation, "member": Member, "departme
 class Registry(Context):
     name = "registry"
 
-    def __init__(self, env=None):
+    def __init__(self, env=None, *, clock: Clock | None = None):
         super().__init__(env)
+        self.clock = clock or SystemClock()
         self.engine = Engine(self)
 
     def register(self, meta: Meta, what: str, aggregate_id: UUID, **fields) -> Outcome:

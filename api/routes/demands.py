@@ -12,6 +12,7 @@ from api.routes.readers import own_rows, staff
 from domain.actors import Actor, Role
 from domain.demand import PUBLIC_STATES, Demand, sees_every_demand
 from domain.errors import NotFoundError, ValidationError
+from projections.demand_board import board_total
 
 router = APIRouter(prefix="/demands", tags=["demands"])
 PUBLIC_SQL = ", ".join(f"'{s}'" for s in PUBLIC_STATES)
@@ -56,7 +57,10 @@ def list_demands(actor: MaybeActor, system: System, status: Filter = None, grid:
         where.append(f"(status IN ({PUBLIC_SQL}) OR organisation_id = %s)")
         params.append(own)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
-    total = system.db.rows(f"SELECT COUNT(*) AS n FROM demand_board {clause}", params)[0]["n"]
+    total = None if q else board_total(system.db, status, grid, category, not sees_every_demand(actor),
+                                       actor.id if actor is not None and actor.role is Role.ORG else "")
+    if total is None:
+        total = system.db.rows(f"SELECT COUNT(*) AS n FROM demand_board {clause}", params)[0]["n"]
     rows = system.db.rows(f"SELECT * FROM demand_board {clause} ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
                           (*params, page_size, (page - 1) * page_size))
     return {"items": [demand_row(r, actor) for r in rows], "total": total, "page": page, "page_size": page_size}

@@ -480,7 +480,7 @@ class PausingTx:
     """A view transaction that stops before the statement starting with `before` until told to go on."""
 
     def __init__(self, tx, before: str):
-        self.tx, self.before = tx, before
+        self.tx, self.before, self.dialect = tx, before, tx.dialect
         self.paused, self.go = threading.Event(), threading.Event()
 
     def _maybe_pause(self, sql: str) -> None:

@@ -6,13 +6,15 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from domain.city import CITY_TZ
 from tests.support import Api, Party
 
 TRACKED = ("organisations", "members", "demands_published", "claims", "service_hours")
 # the comparison key of every read-model table we know; other tables are ordered by all columns
 PRIMARY_KEYS = {
     "demand_board": "id", "claims": "id", "service_records": "claim_id", "stats": "metric, dimension, key",
-    "stats_subjects": "id", "deadlines": "aggregate_id, kind", "deadline_subjects": "id",
+    "stats_subjects": "id", "stats_grids": "id", "stats_entries": "dimension, key",
+    "demand_board_counts": "dimension, key, status", "deadlines": "aggregate_id, kind", "deadline_subjects": "id",
     "tracking": "view, context",
     "audit_events": "context, position", "audit_chain": "context, position", "audit_checkpoints": "context, position",
 }
@@ -23,7 +25,8 @@ def when(value: str) -> datetime:
 
 
 def month(value: str) -> str:
-    return when(value).strftime("%Y-%m")
+    """The city's month: a Fuzhou dashboard counts months in Fuzhou's time."""
+    return when(value).astimezone(CITY_TZ).strftime("%Y-%m")
 
 
 def board(api: Api, by: Party | None = None, **filters) -> dict:
@@ -95,6 +98,7 @@ class World:
         return result
 
     def claim(self, demand_id: str, by: Party, headcount: int = 1) -> dict:
+        self.api.clock.advance(milliseconds=1)  # events are dated by the clock: claims made one after another
         c = self.api.ok(self.api.post(f"/demands/{demand_id}/claims", {"headcount": headcount}, by), 201)
         self.claims[demand_id].append(c["id"])
         d = self.demand(demand_id)
@@ -455,7 +459,13 @@ def test_stats_totals_and_breakdowns_after_each_step(api):
                                                "claims": 6, "service_hours": 1.75}
     assert stats["by_category"]["助老服务"] == {"demands_published": 1, "claims": 1, "service_hours": 1.75}
     assert stats["by_category"]["环境整治"] == {"demands_published": 1, "claims": 5}
-    assert stats["by_grid"][grid2] == {"organisations": 1, "members": 1, "demands_published": 1, "claims": 5}
+    assert stats["by_grid"][grid2] == {"name": "西湖网格", "district": "鼓楼区", "type": "小区型",
+                                       "organisations": 1, "members": 1, "demands_published": 1, "claims": 5}
+    assert stats["by_district"] == {"鼓楼区": {"organisations": 2, "members": 2, "demands_published": 2, "claims": 6,
+                                              "service_hours": 1.75}}
+    assert stats["by_grid_type"] == {"小区型": {"organisations": 1, "members": 1, "demands_published": 1, "claims": 5},
+                                     "街区型": {"organisations": 1, "members": 1, "demands_published": 1, "claims": 1,
+                                              "service_hours": 1.75}}
 
 
 # -- rebuild ------------------------------------------------------------------------------------------
