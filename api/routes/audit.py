@@ -10,6 +10,7 @@ from api.routes.bodies import Instant
 from api.routes.common import MAX_POSITION, Filter, Position, System
 from domain.actors import Actor, Role
 from domain.errors import ForbiddenError, ValidationError
+from projections.audit import served_row
 from projections.chain import verify
 from projections.projector import iso
 
@@ -41,6 +42,7 @@ def events(_: Auditor, system: System, aggregate_id: Filter = None, actor: Filte
             params.append(iso(value))
     rows = system.db.rows(f"SELECT * FROM audit_events WHERE {' AND '.join(where)} ORDER BY seq LIMIT %s",
                           (*params, limit))
+    rows = [served_row(row, system.people) for row in rows]
     return {"items": rows, "next_after": rows[-1]["seq"] if len(rows) == limit else None}
 
 
