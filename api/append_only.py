@@ -33,6 +33,15 @@ def _owns(conn, schema: str, tables: list[str]) -> bool:
     return row[0] is not False
 
 
+def may_migrate(conn, schema: str) -> bool:
+    """Whether this session's role may create and change the schema's tables: it owns the schema (or
+    is a superuser), or the schema does not exist yet. The API role does not: it starts without DDL."""
+    row = conn.cursor(row_factory=tuple_row).execute(
+        "SELECT pg_has_role(current_user, nspowner, 'MEMBER') FROM pg_namespace WHERE nspname = %s",
+        (schema,)).fetchone()
+    return row is None or row[0]
+
+
 def protect(conn, schema: str, tables: list[str]) -> None:
     """Install the refusing trigger on each events table and the audit chain (idempotent). A process
     running as a role that does not own them leaves that to the owner."""
@@ -61,7 +70,7 @@ def roles(conn, schema: str, contexts: list[str], api: str, auditor: str) -> lis
         "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename", (schema,))]
     events = [t for t in tables if t in {f"{c}_events" for c in contexts}]
     append_only = [t for t in tables if t in events or t in {f"{c}_snapshots" for c in contexts}
-                   or t in (*AUDIT_TABLES, "audit_events")]
+                   or t in (*AUDIT_TABLES, "audit_events") or t in {f"{a}_v1" for a in AUDIT_TABLES}]
     read_models = [t for t in tables if t not in append_only]
     s, a, r = sql.Identifier(schema), sql.Identifier(api), sql.Identifier(auditor)
 

@@ -13,6 +13,7 @@ from typing import Any
 from api.settings import Settings
 from api.wiring import event_store_env, share_pool
 from projections.db import PostgresDatabase, open_pool
+from projections.people import KeyStore, install
 from workflows.demands import Demands
 from workflows.registry import Registry
 from workflows.services import Services
@@ -63,6 +64,9 @@ class ReadOnlyStore:
                 share_pool(app, pool, create_tables=False)
         else:
             self.db = ReadOnlySqlite(settings.data_dir / "views.sqlite")
+        self.people = KeyStore(self.db, create=False)  # personal fields decode; nothing is sealed here
+        for app in self.contexts.values():
+            install(app, self.people)
 
     def shutdown(self) -> None:
         for app in self.contexts.values():

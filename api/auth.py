@@ -51,13 +51,14 @@ class Holder:
 
 
 class TokenStore:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, create: bool = True):
         self.db = db
         self._cache: dict[str, tuple[float, Holder | None]] = {}
         self._lock = threading.Lock()
-        with db.transaction() as tx:
-            tx.execute(TOKENS_DDL)
-        self._migrate()
+        if create:
+            with db.transaction() as tx:
+                tx.execute(TOKENS_DDL)
+            self._migrate()
 
     def _migrate(self) -> None:
         if self.db.dialect == "postgres":
@@ -103,6 +104,14 @@ class TokenStore:
             raise NotFoundError(f"no token {token_id}")
         self._cache.pop(rows[0].pop("hash"), None)  # this process refuses it at once; others within a second
         return rows[0]
+
+    def revoke_subject(self, role: Role, subject_id: str, reason: str, now: datetime) -> None:
+        """Revoke every token held as this subject (an erased member acts no more)."""
+        with self.db.transaction() as tx:
+            tx.execute("UPDATE tokens SET revoked_at = %s, revoke_reason = %s "
+                       "WHERE role = %s AND subject_id = %s AND revoked_at IS NULL",
+                       (now.astimezone(UTC).isoformat(), reason, role.value, subject_id))
+        self._cache.clear()  # this process refuses them at once; others within a second
 
     def holder(self, token: str) -> Holder | None:
         """The token's holder as this process last read it (at most CACHE_SECONDS ago)."""

@@ -16,10 +16,11 @@ tokens_app = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
 workflows_app = typer.Typer(help="Lifecycles as tables and diagrams.", no_args_is_help=True)
 projections_app = typer.Typer(help="Read models: status, run, retry and rebuild.", no_args_is_help=True)
 timers_app = typer.Typer(help="Deadlines: expiry and no-show.", no_args_is_help=True)
-db_app = typer.Typer(help="Database roles (PostgreSQL).", no_args_is_help=True)
+db_app = typer.Typer(help="Database: migrate as the owner, roles (PostgreSQL).", no_args_is_help=True)
 audit_app = typer.Typer(help="Audit: verify, anchor, keygen, history, state, export.", no_args_is_help=True)
+people_app = typer.Typer(help="Personal data: erase a member (PIPL).", no_args_is_help=True)
 for sub, name in ((tokens_app, "tokens"), (workflows_app, "workflows"), (projections_app, "projections"),
-                  (timers_app, "timers"), (audit_app, "audit"), (db_app, "db")):
+                  (timers_app, "timers"), (audit_app, "audit"), (db_app, "db"), (people_app, "people")):
     app.add_typer(sub, name=name)
 console = Console()
 
@@ -159,6 +160,27 @@ def revoke_token(token_id: str, reason: Annotated[str, typer.Option(help="why (k
     finally:
         system.shutdown()
     console.print(f"revoked {revoked['id']} at {revoked['revoked_at']}")
+
+
+@people_app.command("erase")
+def erase_person(member_id: str, reason: Annotated[str, typer.Option(help="why (recorded with the erasure)")],
+                 by: Annotated[str, typer.Option(help="the operator's id, recorded as who erased")] = "admin") -> None:
+    """Forget a member: destroy the key of their personal data, which then reads 已删除 everywhere,
+    while every hash and signed checkpoint still verifies. Running it again changes nothing."""
+    from api.erasure import erase_member
+    from domain.actors import Actor
+    from domain.errors import DomainError
+    from workflows.engine import Meta
+
+    system = _system()
+    try:
+        outcome = erase_member(system, Meta(Actor(by, Role.ADMIN), reason=reason), member_id)
+    except DomainError as error:
+        console.print(f"[red]{error}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        system.shutdown()
+    console.print(f"member {outcome.value.id} erased (version {outcome.value.version})")
 
 
 @workflows_app.command("show")
@@ -351,6 +373,22 @@ def audit_anchor() -> None:
         print(json.dumps(anchor(store.db, store.contexts), sort_keys=True))
     finally:
         store.shutdown()
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """As the owner: create every missing table and bring old ones up to date, then exit. Processes
+    started as the API role (`linli db roles`) run no DDL and need this done first."""
+    from api.wiring import Linli
+
+    system = Linli(Settings(migrate="auto"))
+    try:
+        if not system.migrating:
+            console.print("[red]this role does not own the schema: run `linli db migrate` as the owner[/red]")
+            raise typer.Exit(1)
+    finally:
+        system.shutdown()
+    console.print("tables created and up to date")
 
 
 @db_app.command("roles")

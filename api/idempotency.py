@@ -42,11 +42,12 @@ PURGE_EVERY_SECONDS = 60.0
 
 
 class IdempotencyStore:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, create: bool = True):
         self.db = db
         self._purged = 0.0
-        with db.transaction() as tx:
-            tx.execute(IDEMPOTENCY_DDL)
+        if create:
+            with db.transaction() as tx:
+                tx.execute(IDEMPOTENCY_DDL)
 
     def reserve(self, scope: str, key: str, fingerprint: str, ttl: timedelta) -> tuple[str | None, dict]:
         """Reserve the key for one request: (its reservation, the row) when reserved now, else
@@ -81,6 +82,12 @@ class IdempotencyStore:
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM idempotency WHERE scope = %s AND key = %s AND headers = %s",
                        (scope, key, reservation))
+
+    def forget_replies_naming(self, subject_id: str) -> None:
+        """Forget the stored replies that name this id (a forgotten member's registration, claims and
+        bookings), so that no replay shows what an erasure removed; a retry then runs again."""
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM idempotency WHERE status <> %s AND body LIKE %s", (RESERVED, f"%{subject_id}%"))
 
     def purge(self, ttl: timedelta) -> None:
         """Forget expired replies, at most once a minute per process."""

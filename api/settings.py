@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     audit_public_key_file: Path | None = None  # verifies checkpoints (derived from the private key when unset)
     audit_checkpoint_events: int = Field(1000, ge=1)  # a checkpoint at least every so many events ...
     audit_checkpoint_seconds: int = Field(300, ge=1)  # ... and every so many seconds of activity
+    audit_witness_file: Path | None = None  # a signer's memory of its newest checkpoint, across restarts
     grace_minutes: int = Field(15, ge=0, le=1440)  # bounded, so start + grace stays inside the datetime window
     projections: Literal["inline", "worker"] = "inline"
     timer_interval_seconds: float = 30.0
@@ -28,6 +29,10 @@ class Settings(BaseSettings):
     position_wait_seconds: float = Field(5.0, gt=0, le=60)  # how long a min_position read waits
     max_position_waiters: int = Field(64, ge=0)  # concurrent min_position waits per process; past it 503
     idempotency_ttl_hours: float = Field(24.0, gt=0)  # how long an Idempotency-Key's reply is kept
+    # auto: a process whose PostgreSQL role owns the schema creates and updates tables at start (SQLite
+    # always does); a role that does not (the API role of `linli db roles`) starts without DDL. off:
+    # never, whoever it is; the owner runs `linli db migrate` (docs/operations.md).
+    migrate: Literal["auto", "off"] = "auto"
 
     @field_validator("admin_token")
     @classmethod
@@ -36,7 +41,7 @@ class Settings(BaseSettings):
             raise ValueError("LINLI_ADMIN_TOKEN must be at least 16 characters")
         return token
 
-    @field_validator("audit_key_file", "audit_public_key_file", mode="before")
+    @field_validator("audit_key_file", "audit_public_key_file", "audit_witness_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, path):
         return path or None
@@ -62,7 +67,8 @@ class Settings(BaseSettings):
         public = load_public(self.audit_public_key_file.read_bytes()) if self.audit_public_key_file else None
         if private is not None and public is None:
             public = private.public_key()
-        return AuditKeys(private, public, Cadence(self.audit_checkpoint_events, self.audit_checkpoint_seconds))
+        return AuditKeys(private, public, Cadence(self.audit_checkpoint_events, self.audit_checkpoint_seconds),
+                         self.audit_witness_file)
 
     @property
     def postgres(self) -> bool:

@@ -20,6 +20,7 @@ from projections.db import Database, PostgresDatabase, SqliteDatabase, open_pool
 from projections.deadlines import Deadlines, DueDeadlines
 from projections.demand_board import BoardQueries, DemandBoard
 from projections.open311 import Open311Feed
+from projections.people import KeyStore, install
 from projections.projector import Projector
 from projections.service_records import ServiceRecords, verified_of
 from projections.services import ServiceCatalogue, ServiceQueries
@@ -72,6 +73,19 @@ def share_pool(app: Application, pool: ConnectionPool, create_tables: bool = Tru
             app.snapshots.recorder.create_table()
 
 
+def protect_people(contexts: dict[str, Application], people: KeyStore) -> None:
+    """Seal personal fields under their person's key, and drop cached aggregates once someone is
+    erased (in this process at once, in others within a second: see KeyStore.refresh)."""
+    def forget_cached() -> None:
+        for app in contexts.values():
+            app.forget_cached()
+
+    people.on_erasure(forget_cached)
+    for app in contexts.values():
+        install(app, people)
+        app.repository.before_get = people.refresh
+
+
 def open_database(settings: Settings) -> Database:
     if not settings.postgres:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -101,14 +115,17 @@ class Linli:
                                                          "venues": self.venues, "services": self.services}
                 if settings.postgres:
                     for app in self.contexts.values():
-                        share_pool(app, self.db.pool)
+                        share_pool(app, self.db.pool, create_tables=self.migrating)
+                self.people = KeyStore(self.db, create=self.migrating)
+                protect_people(self.contexts, self.people)
                 self.projector = Projector(self.db, self.contexts, [
                     DemandBoard(), ServiceRecords(), VenueDirectory(), ServiceCatalogue(), Stats(),
-                    Deadlines(grace), AuditIndex(), AuditChain(self.audit_key), Open311Feed()])
-                if settings.postgres:
+                    Deadlines(grace), AuditIndex(), AuditChain(self.audit_key), Open311Feed()],
+                    create=self.migrating)
+                if settings.postgres and self.migrating:
                     self._protect_history(settings.database_schema)
-                self.tokens = TokenStore(self.db)
-                self.idempotency = IdempotencyStore(self.db)
+                self.tokens = TokenStore(self.db, create=self.migrating)
+                self.idempotency = IdempotencyStore(self.db, create=self.migrating)
         except BaseException:
             self.db.close()  # a process that could not start keeps no connection open
             raise
@@ -130,16 +147,23 @@ class Linli:
     def _startup_lock(self) -> Iterator[None]:
         """Processes starting together (uvicorn workers, a projection worker) would race on
         CREATE SCHEMA, the library's CREATE OR REPLACE FUNCTION and our tables; on PostgreSQL they
-        take turns, and the first creates the schema. The lock is held on a connection of its own,
-        outside the pool, because everything done under it takes pooled connections (one at a time:
-        nothing else runs yet), and closing that connection releases it."""
+        take turns, and the first creates the schema. Only a process that may migrate (`migrating`:
+        the schema's owner, unless LINLI_MIGRATE=off) runs DDL at all; the API role starts without.
+        The lock is held on a connection of its own, outside the pool, because everything done
+        under it takes pooled connections (one at a time: nothing else runs yet), and closing that
+        connection releases it."""
+        self.migrating = self.settings.migrate == "auto"
         if not self.settings.postgres:
             yield
             return
+        from api.append_only import may_migrate
+
         with psycopg.connect(self.settings.database_url, autocommit=True,
                              fallback_application_name=f"linli {os.getpid()}") as conn:
             conn.execute("SELECT pg_advisory_lock(hashtext('linli:startup'))")
-            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.settings.database_schema}"')
+            self.migrating = self.migrating and may_migrate(conn, self.settings.database_schema)
+            if self.migrating:
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.settings.database_schema}"')
             yield
 
     def _protect_history(self, schema: str) -> None:

@@ -8,6 +8,8 @@ from domain.errors import ValidationError
 
 GRID_TYPES = ("小区型", "街区型", "单元型", "单位型", "商圈型")
 ORGANISATION_KINDS = ("非公企业", "社会组织", "党组织", "社区", "机关")
+ERASED_STATUS = "erased"
+ERASED = "已删除"  # what a forgotten person's data reads as, here and in domain/personal.py
 
 
 def _text(value: str, field: str, limit: int = 200) -> str:
@@ -74,6 +76,19 @@ class Member(Record):
     def __init__(self, id: UUID, name: str, organisation_id: str, grid_id: str, flowing: bool):
         self.name, self.organisation_id, self.grid_id, self.flowing = name, organisation_id, grid_id, flowing
         self.status = "active"
+
+    def erase(self) -> None:
+        """Forget the member (PIPL): the key of their personal data goes elsewhere (api/erasure.py);
+        this records who erased whom, when and why. Erasing twice records nothing more."""
+        if self.status != ERASED_STATUS:
+            self._erased()
+
+    class Erased(Record.Event):
+        pass
+
+    @event(Erased)
+    def _erased(self) -> None:
+        self.name, self.status = ERASED, ERASED_STATUS
 
 
 class Department(Record):

@@ -126,6 +126,7 @@ def current_state(scene, label, reason):
 
 
 @given("审计员核验历史，结果无误")
+@then("审计员核验历史，结果无误")
 def verified_clean(scene):
     api = scene["api"]
     assert api.ok(api.get("/audit/verify", api.auditor_party))["ok"] is True
@@ -151,3 +152,41 @@ def tampering_found(scene, context):
     assert report["ok"] is False
     assert {"context": context, "position": 1} in [{"context": f["context"], "position": f["position"]}
                                                     for f in report["findings"]]
+
+
+@given(parsers.parse('党员"{name}"认领该需求，备注"{note}"'))
+def claimed_with_a_note(scene, name, note):
+    api = scene["api"]
+    scene["member"], scene["name"], scene["note"] = api.member(name), name, note
+    scene["claim"] = api.ok(api.post(f"/demands/{scene['demand']['id']}/claims", {"headcount": 1, "note": note},
+                                     scene["member"]), 201)
+
+
+@when(parsers.parse('平台运营者以"{reason}"为由删除党员"{name}"的个人信息'))
+def erase_the_member(scene, reason, name):
+    api = scene["api"]
+    api.ok(api.post(f"/members/{scene['member'].id}/actions/erase", {"reason": reason}, api.admin))
+
+
+@then(parsers.parse('党员档案、认领和审计历史中，姓名和备注都显示为"{erased}"'))
+def shown_as_erased(scene, erased):
+    api, auditor = scene["api"], scene["api"].auditor_party
+    member = api.ok(api.get(f"/members/{scene['member'].id}", auditor))
+    claim = api.ok(api.get(f"/claims/{scene['claim']['id']}", scene["owner"]))
+    histories = [_history(api, scene["member"].id), _history(api, scene["claim"]["id"])]
+    assert (member["name"], claim["note"]) == (erased, erased)
+    assert histories[0][0]["data"]["name"] == erased and histories[1][0]["data"]["note"] == erased
+    assert scene["name"] not in str(histories) and scene["note"] not in str(histories)
+
+
+@then(parsers.parse('删除记录写明了操作人和缘由"{reason}"'))
+def erasure_recorded(scene, reason):
+    last = _history(scene["api"], scene["member"].id)[-1]
+    assert (last["type"], last["actor_role"], last["reason"]) == ("Member.Erased", "admin", reason)
+
+
+@then("组织无权删除党员的个人信息")
+def an_org_may_not_erase(scene):
+    api = scene["api"]
+    refused = api.post(f"/members/{scene['member'].id}/actions/erase", {"reason": "想删"}, scene["owner"])
+    assert refused.status_code == 403

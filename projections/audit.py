@@ -8,6 +8,7 @@ from datetime import datetime
 
 from projections.db import Database, Tx
 from projections.paging import Where
+from projections.people import SEALED, KeyStore, Personal
 from projections.projector import View, iso
 from projections.rows import insert_rows
 
@@ -22,6 +23,39 @@ def to_json(value) -> str:
     return json.dumps(value, ensure_ascii=False, default=str, sort_keys=True)
 
 
+def sealed_data(event) -> dict:
+    """What the index keeps of an event's data: personal fields as stored (sealed), never their text,
+    so the index holds nothing to erase and still matches the event once the key is gone."""
+    return {k: {SEALED: v.sealed} if isinstance(v, Personal) else v for k, v in event_data(event).items()}
+
+
+def sealed_text(value):
+    """A personal text column (a member's reason) as the index keeps it: sealed, as JSON."""
+    return to_json({SEALED: value.sealed}) if isinstance(value, Personal) else value
+
+
+def opened_text(value: str | None, keys: KeyStore) -> str | None:
+    if not value or not value.startswith('{"' + SEALED):
+        return value
+    try:
+        return keys.open(json.loads(value)[SEALED])
+    except (ValueError, KeyError, TypeError):
+        return value  # text that only looks sealed is shown as given
+
+
+def served_row(row: dict, keys: KeyStore) -> dict:
+    """An index row as `/audit/events` serves it: sealed fields opened (their text, or 已删除)."""
+    return {**row, "reason": opened_text(row["reason"], keys), "data": unsealed(row["data"], keys)}
+
+
+def unsealed(data: str, keys: KeyStore) -> str:
+    """An index row's `data` as served: each sealed field opened (its text, or 已删除)."""
+    if SEALED not in data:
+        return data
+    return to_json({k: keys.open(v[SEALED]) if isinstance(v, dict) and set(v) == {SEALED} else v
+                    for k, v in json.loads(data).items()})
+
+
 COLUMNS = ("context", "position", "aggregate_id", "version", "type", "at", "actor_id", "actor_role", "correlation_id",
            "causation_id", "reason", "data")
 
@@ -32,7 +66,7 @@ def index_row(context: str, notification, event) -> dict:
     return dict(zip(COLUMNS, (
         context, notification.id, str(event.originator_id), event.originator_version, type(event).__qualname__,
         iso(event.timestamp), meta.get("actor_id"), meta.get("actor_role"), meta.get("correlation_id"),
-        meta.get("causation_id"), meta.get("reason"), to_json(event_data(event))), strict=True))
+        meta.get("causation_id"), sealed_text(meta.get("reason")), to_json(sealed_data(event))), strict=True))
 
 
 def index_differences(stored: dict, context: str, notification, event) -> list[str]:

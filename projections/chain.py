@@ -12,7 +12,9 @@ The entry format is also what `linli audit export` writes and `projections.verif
 (standard library only) rechecks.
 """
 import hashlib
+import json
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +25,7 @@ from projections.rows import insert_rows
 from projections.signing import FORMAT, AuditKeys, Cadence, seal, well_signed
 
 GENESIS = "0" * 64
+REMEMBERED = ("remembered",)  # the head of a tail read from the witness file: never the chain's own
 log = logging.getLogger("linli.audit")
 CHECKPOINT_COLUMNS = ("context", "seq", "position", "previous", "head", "events", "every_events", "every_seconds",
                       "hash", "signature")
@@ -66,6 +69,22 @@ class AuditChain(View):
             PRIMARY KEY (context, position))""",
     )
 
+    def migrate(self, db: Database, tx: Tx) -> None:
+        """A store from before signed, chained checkpoints (checkpoints of context, position, hash and
+        an HMAC signature; a chain without times) keeps those tables as `audit_chain_v1` and
+        `audit_checkpoints_v1`, and the chain is made again from the events, signed with this key
+        (docs/audit.md, "Upgrading an older store")."""
+        have = columns(db, tx, "audit_checkpoints")
+        if not have or "seq" in have:
+            return
+        log.warning("audit: migrating the checkpoint tables of an older release; the old ones stay as *_v1")
+        for table in self.tables:
+            tx.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
+            if db.dialect == "postgres":
+                tx.execute(f"ALTER INDEX IF EXISTS {table}_pkey RENAME TO {table}_v1_pkey")
+        tx.execute("DELETE FROM tracking WHERE view = %s", (self.name,))
+        tx.execute("DELETE FROM projection_stops WHERE view = %s", (self.name,))
+
     def __init__(self, keys: AuditKeys | None = None):
         self.keys = keys or AuditKeys()
         self._previous = GENESIS
@@ -73,6 +92,7 @@ class AuditChain(View):
         self._checkpoints: list[dict] = []
         self._tails: dict[str, _Tail] = {}  # per context, as of this process's last committed batch
         self._signing: _Tail | None = None
+        self._unwritten: dict[str, dict] = {}  # per context, the newest checkpoint signed, until committed
 
     def begin_batch(self, tx: Tx, context: str) -> None:
         """Read the chain's head once per batch; the view's lock keeps other writers out meanwhile."""
@@ -87,7 +107,7 @@ class AuditChain(View):
     def _tail(self, tx: Tx, context: str, head: tuple | None) -> _Tail | None:
         """Where signing continues; None (sign nothing) when the store lost a checkpoint this process
         saw: then someone removed signed history, and signing on would certify what replaced it."""
-        known = self._tails.get(context)
+        known = self._tails.get(context) or self._remembered(context)
         if known is not None and known.head == head:
             return _Tail(known.checkpoint, known.count, known.started, head)
         witness = known.checkpoint if known else None
@@ -145,7 +165,46 @@ class AuditChain(View):
                        [tuple(cp[k] for k in CHECKPOINT_COLUMNS) for cp in self._checkpoints])
         if self._signing is not None:  # a halted signer keeps what it saw, so it stays halted
             self._tails[context] = self._signing
+        if self._checkpoints:
+            self._unwritten[context] = self._checkpoints[-1]
         self._entries, self._checkpoints = [], []
+
+    def committed(self, context: str) -> None:
+        """Remember the newest checkpoint outside the database, once the store holds it, so that a
+        restarted signer still knows it (`LINLI_AUDIT_WITNESS_FILE`)."""
+        checkpoint = self._unwritten.pop(context, None)
+        if checkpoint is None or self.keys.witness is None:
+            return
+        path = self.keys.witness
+        remembered = _read_witness(path)
+        if remembered.get(context, {}).get("seq", 0) >= checkpoint["seq"]:
+            return
+        remembered[context] = checkpoint
+        scratch = path.with_name(f".{path.name}.{os.getpid()}")
+        scratch.write_text(json.dumps(remembered, sort_keys=True), encoding="utf-8")
+        os.replace(scratch, path)  # whole or not at all, whoever reads it
+
+    def _remembered(self, context: str) -> _Tail | None:
+        """What a signer that restarted remembers of a context: the checkpoint in the witness file."""
+        if self.keys.witness is None:
+            return None
+        checkpoint = _read_witness(self.keys.witness).get(context)
+        return _Tail(checkpoint, head=REMEMBERED) if checkpoint else None
+
+
+def _read_witness(path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+
+
+def columns(db: Database, tx: Tx, table: str) -> list[str]:
+    """The table's columns (none when it does not exist)."""
+    if db.dialect == "postgres":
+        return [r["name"] for r in tx.rows("SELECT column_name AS name FROM information_schema.columns "
+                                           "WHERE table_schema = current_schema() AND table_name = %s", (table,))]
+    return [r["name"] for r in tx.rows(f"PRAGMA table_info({table})")]
 
 
 @dataclass

@@ -9,6 +9,8 @@ from functools import singledispatchmethod
 
 from domain.claim import Claim
 from domain.demand import PUBLIC_STATES, SEATED, Demand
+from domain.personal import ERASED
+from domain.registry import Member
 from projections.db import Database, Tx
 from projections.paging import Found, Where, page
 from projections.projector import View, iso, moved
@@ -128,6 +130,16 @@ class DemandBoard(View):
             note=event.note, status=event.status, version=event.originator_version,
             created_at=iso(event.timestamp), updated_at=iso(event.timestamp))
         self._recount.add(event.demand_id)
+
+    @apply.register
+    def _(self, event: Member.Erased, tx: Tx, context: str) -> None:
+        """A forgotten member's notes and cancellation reasons: the events now decode as 已删除; the
+        rows say so too (a reason the organisation gave for cancelling is cleared with them)."""
+        member = str(event.originator_id)
+        tx.execute("UPDATE claims SET note = %s WHERE claimant_role = 'member' AND claimant_id = %s "
+                   "AND note <> ''", (ERASED, member))
+        tx.execute("UPDATE claims SET reason = %s WHERE claimant_role = 'member' AND claimant_id = %s "
+                   "AND status = 'cancelled' AND reason IS NOT NULL", (ERASED, member))
 
     @apply.register(Claim.Confirmed)
     @apply.register(Claim.Waitlisted)

@@ -65,6 +65,12 @@ class View(ABC):
     def finish_batch(self, tx: Tx, context: str, position: int) -> None:
         """Called once after each batch, in the batch's transaction."""
 
+    def committed(self, context: str) -> None:
+        """Called once a live batch's transaction has committed (for what must not outlive a rollback)."""
+
+    def migrate(self, db: Database, tx: Tx) -> None:
+        """Bring tables made by an older release up to date, before `create` (most views need nothing)."""
+
     def create(self, tx: Tx) -> None:
         for statement in self.ddl:
             tx.execute(statement)
@@ -123,14 +129,19 @@ def _stop(view: View, context: str, notification, error: Exception) -> Stop:
 
 
 class Projector:
-    def __init__(self, db: Database, sources: Mapping[str, Application], views: Sequence[View]):
+    def __init__(self, db: Database, sources: Mapping[str, Application], views: Sequence[View],
+                 create: bool = True):
+        """`create`: make the tables that are missing (a process that may not, the API role, does not)."""
         self.db, self.sources, self.views = db, dict(sources), list(views)
+        if not create:
+            return
         with db.transaction() as tx:
             tx.execute(TRACKING_DDL)
             tx.execute(STOPS_DDL)
         for view in self.views:  # one view at a time, under its lock: a running catch-up holds it
             with db.transaction() as tx:
                 tx.lock(f"view:{view.name}")
+                view.migrate(db, tx)
                 view.create(tx)
 
     def view(self, name: str) -> View:
@@ -205,6 +216,7 @@ class Projector:
                 self._record_event(view, notification, event, tx, context)
             view.finish_batch(tx, context, fresh[-1][0].id)
             self._record(tx, view.name, context, fresh[-1][0].id)
+        view.committed(context)
 
     def _isolate(self, view: View, context: str, start: int, decoded: list) -> None:
         """Apply a failed batch one event per transaction (pipelined statements report errors late,

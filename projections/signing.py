@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -34,6 +35,7 @@ class AuditKeys:
     private: Ed25519PrivateKey | None = None  # only in processes that sign
     public: Ed25519PublicKey | None = None  # enough to verify
     cadence: Cadence = Cadence()
+    witness: Path | None = None  # where a signer keeps the newest checkpoint it saw, outside the database
 
 
 def generate() -> tuple[bytes, bytes]:

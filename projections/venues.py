@@ -5,6 +5,8 @@ from functools import singledispatchmethod
 
 from domain.booking import HOLDS_SLOT, Booking
 from domain.city import CITY_TZ
+from domain.personal import ERASED
+from domain.registry import Member
 from domain.schedule import free_intervals
 from domain.venue import Venue
 from projections.db import Database, Tx
@@ -61,6 +63,16 @@ class VenueDirectory(View):
             max_advance_days=event.max_advance_days, cancel_lock_hours=event.cancel_lock_hours,
             blackouts=json.dumps(event.blackouts), status="active", version=event.originator_version,
             created_at=iso(event.timestamp), updated_at=iso(event.timestamp))
+
+    @apply.register
+    def _(self, event: Member.Erased, tx: Tx, context: str) -> None:
+        """A forgotten member's booking purposes and cancellation reasons: the events now decode as
+        已删除; the rows say so too (a reason the venue's owner gave is cleared with them)."""
+        member = str(event.originator_id)
+        tx.execute("UPDATE bookings SET purpose = %s WHERE requester_role = 'member' AND requester_id = %s "
+                   "AND purpose <> ''", (ERASED, member))
+        tx.execute("UPDATE bookings SET reason = %s WHERE requester_role = 'member' AND requester_id = %s "
+                   "AND status = 'cancelled' AND reason IS NOT NULL", (ERASED, member))
 
     @apply.register
     def _(self, event: Booking.Requested, tx: Tx, context: str) -> None:

@@ -37,9 +37,7 @@ def empty(system: Linli) -> None:
     processes keep of history (cached aggregates, the last /stats answer) goes too."""
     system.clock.set(START)
     ANSWERS.pop(system, None)
-    for app in system.contexts.values():
-        if app.repository.cache is not None:
-            app.repository.cache.clear()
+    system.people.forget()  # drops the cached keys and every context's cached aggregates
     if system.settings.postgres:
         schema = system.settings.database_schema
         with psycopg.connect(system.settings.database_url, autocommit=True) as conn, conn.transaction():

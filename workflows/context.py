@@ -8,15 +8,21 @@ Here a fast-forward applies the new events to a copy and swaps it into the cache
 write), so an object once in the cache is never changed: readers share it, and a command's copy
 of it is safe without any lock.
 """
+from collections.abc import Callable
 from copy import deepcopy
 
-from eventsourcing.application import AggregateNotFoundError, Application, Repository, project_aggregate
+from eventsourcing.application import (AggregateNotFoundError, Application, Cache, LRUCache, Repository,
+                                       project_aggregate)
 from eventsourcing.utils import strtobool
 
 
 class CopyOnWriteRepository(Repository):
+    before_get: Callable[[], None] | None = None  # set by api/wiring.py: drop what an erasure made stale
+
     def get(self, aggregate_id, *, version=None, projector_func=project_aggregate, fastforward_skipping=False,
             deepcopy_from_cache=True):
+        if self.before_get is not None:
+            self.before_get()
         if self.cache is None or version is not None or not self.fastforward:
             return super().get(aggregate_id, version=version, projector_func=projector_func,
                                deepcopy_from_cache=deepcopy_from_cache)
@@ -55,3 +61,10 @@ class Context(Application):
         return CopyOnWriteRepository(
             event_store=self.events, snapshot_store=self.snapshots, cache_maxsize=int(maxsize) if maxsize else None,
             fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "y")))
+
+    def forget_cached(self) -> None:
+        """Drop every cached aggregate (after an erasure they hold text that now decodes as 已删除).
+        A new cache, not `clear()`: the library's LRUCache.clear leaves its dictionary full."""
+        cache = self.repository.cache
+        if cache is not None:
+            self.repository.cache = LRUCache(cache.maxsize) if isinstance(cache, LRUCache) else Cache()

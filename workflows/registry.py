@@ -36,6 +36,24 @@ class Registry(Context):
 
         return self.engine.execute(meta, command)
 
+    def erase(self, meta: Meta, member_id: UUID | str) -> Outcome[Member]:
+        """Record that a member is forgotten (the operator only; the reason goes in `meta`).
+        Erasing an erased member again records nothing and returns the member as it is."""
+        if meta.actor.role is not Role.ADMIN:
+            raise ForbiddenError("only the platform operator erases a member")
+        if not meta.reason or not meta.reason.strip():
+            raise ValidationError("a reason is required")
+
+        def command(unit: Unit):
+            try:
+                member = unit.get(member_id, Member)
+            except ValueError:
+                raise NotFoundError(f"no member {member_id}") from None
+            member.erase()
+            return member
+
+        return self.engine.execute(meta, command)
+
     def _check_references(self, unit: Unit, fields: dict) -> None:
         for name, cls in (("grid_id", Grid), ("organisation_id", Organisation)):
             if name in fields:

@@ -11,6 +11,7 @@ from api.routes.common import MAX_POSITION, Filter, Position, System
 from domain.actors import Actor, Role
 from domain.errors import ForbiddenError, ValidationError
 from projections import audit
+from projections.audit import served_row
 from projections.chain import verify
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -30,7 +31,8 @@ def events(_: Auditor, system: System, aggregate_id: Filter = None, actor: Filte
            type: Filter = None, since: Instant | None = None, until: Instant | None = None,
            after: Position = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
     """Cursor paging: pass the reply's `next_after` as `after` for the next page."""
-    rows = audit.search(system.db, aggregate_id, actor, type, since, until, after, limit)
+    rows = [served_row(row, system.people)
+            for row in audit.search(system.db, aggregate_id, actor, type, since, until, after, limit)]
     return {"items": rows, "next_after": rows[-1]["seq"] if len(rows) == limit else None}
 
 

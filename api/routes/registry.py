@@ -5,7 +5,9 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api.auth import CurrentActor, MaybeActor
+from api.erasure import erase_member
 from api.representations import registered
+from api.routes.bodies import Reason
 from api.routes.common import System, meta, new_id, reply
 
 router = APIRouter(tags=["registry"])
@@ -95,6 +97,17 @@ def get_organisation(record_id: RecordId, actor: MaybeActor, system: System):
 @router.get("/members/{record_id}")
 def get_member(record_id: RecordId, actor: CurrentActor, system: System):
     return _read("member", record_id, actor, system)
+
+
+class Erasure(BaseModel):
+    reason: Reason
+
+
+@router.post("/members/{record_id}/actions/erase")
+def erase(record_id: RecordId, body: Erasure, request: Request, actor: CurrentActor, system: System):
+    """Forget a member (PIPL): their personal data reads 已删除 everywhere; history still verifies."""
+    outcome = erase_member(system, meta(request, actor, body.reason), record_id)
+    return reply(system, registered(outcome.value, actor), outcome.value.version, 200, outcome, "registry")
 
 
 @router.get("/departments/{record_id}")

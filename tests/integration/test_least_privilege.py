@@ -115,3 +115,48 @@ def test_a_session_that_is_not_the_owner_cannot_switch_the_append_only_trigger_o
     with psycopg.connect(url, autocommit=True) as conn, conn.transaction():  # the owner's documented repair
         conn.execute("SET LOCAL linli.allow_history_rewrite = 'on'")
         conn.execute(f'UPDATE "{schema}".demands_events SET state = state WHERE notification_id = 1')
+
+
+def test_a_server_started_as_the_api_role_runs_no_ddl_serves_and_cannot_change_history(pg_url, pg_schema, role):
+    env = {"LINLI_DATABASE_URL": pg_url, "LINLI_DATABASE_SCHEMA": pg_schema}
+    migrated = CliRunner().invoke(app, ["db", "migrate"], env=env)
+    assert migrated.exit_code == 0, migrated.output
+    api_role = role("api")
+    made = CliRunner().invoke(app, ["db", "roles", "--api", api_role, "--auditor", role("auditor")], env=env)
+    assert made.exit_code == 0, made.output
+    as_api = pg_url.replace("root@", f"{api_role}@")
+
+    system = new_system(database_url=as_api, database_schema=pg_schema, pool_size=2)
+    try:
+        assert system.migrating is False
+        with Api.serving(system) as served:
+            owner, member = served.org(), served.member()
+            demand = served.demand(owner, "open")
+            claim = served.claim(demand, member)
+            served.act("claims", claim["id"], "confirm", owner)
+            served.ok(served.post(f"/members/{member.id}/actions/erase", {"reason": "本人申请"}, served.admin))
+            assert served.ok(served.get(f"/demands/{demand['id']}", owner))["confirmed"] == 1
+            assert served.ok(served.get("/demands", owner, status="filled"))["total"] == 0
+            assert served.ok(served.get("/audit/verify", served.admin))["ok"] is True
+        for table in HISTORY:
+            for statement in (f"DELETE FROM {table}", f"TRUNCATE {table}",
+                              f"UPDATE {table} SET position = position" if table.startswith("audit_")
+                              else f"UPDATE {table} SET state = state"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege), system.db.transaction() as tx:
+                    tx.execute(statement)
+    finally:
+        system.shutdown()
+    with psycopg.connect(pg_url) as conn:  # the store's DDL is the owner's: nothing was created as the API role
+        owners = {r[0] for r in conn.execute("SELECT tableowner FROM pg_tables WHERE schemaname = %s", (pg_schema,))}
+    assert owners == {"root"}
+
+
+def test_the_api_role_refuses_to_start_a_store_nobody_migrated(pg_url, pg_schema, role):
+    api_role = role("api")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{pg_schema}"')
+        conn.execute(f'CREATE ROLE {api_role} LOGIN')
+        conn.execute(f'GRANT USAGE ON SCHEMA "{pg_schema}" TO {api_role}')
+    refused = CliRunner().invoke(app, ["db", "migrate"], env={
+        "LINLI_DATABASE_URL": pg_url.replace("root@", f"{api_role}@"), "LINLI_DATABASE_SCHEMA": pg_schema})
+    assert refused.exit_code == 1 and "as the owner" in refused.output

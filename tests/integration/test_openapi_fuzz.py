@@ -36,7 +36,8 @@ class World:
                     "department_id": dept.id, "member_id": member.id, "aggregate_id": demand["id"],
                     "name": "demand", "token_id": token}
         self.records = {"/grids/{record_id}": api.grid(), "/organisations/{record_id}": org.id,
-                        "/members/{record_id}": member.id, "/departments/{record_id}": dept.id}
+                        "/members/{record_id}": member.id, "/departments/{record_id}": dept.id,
+                        "/members/{record_id}/actions/erase": api.member(org=org).id}
 
     def real_ids(self, case) -> None:
         for name in list(case.path_parameters or {}):

@@ -1,6 +1,7 @@
 """An intruder with write access to the store cannot rewrite history unseen: checkpoints are
 signed with a key the database never holds, chain, and fall due at a cadence; verification
 recomputes everything from the events and names what it finds. One test per attack."""
+import json
 import logging
 
 import pytest
@@ -124,6 +125,45 @@ def test_a_live_server_does_not_sign_a_rewrite_whose_chain_was_moved_back(signed
     assert any(f"a checkpoint is missing: {demands_events(signed) - 8} events" in p for p in problems(signed))
 
 
+def signed_checkpoints(system, context: str = "demands") -> int:
+    return system.db.rows("SELECT COUNT(*) AS n FROM audit_checkpoints WHERE context = %s", (context,))[0]["n"]
+
+
+def test_a_restarted_signer_remembers_its_newest_checkpoint_and_will_not_sign_a_chain_moved_back_meanwhile(
+        backend, key_pair, tmp_path, caplog):
+    witness = tmp_path / "audit-witness.json"
+    system = signed_system(backend, key_pair, audit_witness_file=str(witness))
+    try:
+        with Api.serving(system) as api:
+            an_hour_served_then_more(api)
+        assert json.loads(witness.read_text())["demands"]["seq"] == 6
+        intruder = Intruder(system)  # while the signer is down
+        position = intruder.position_of("Claim.Completed")
+        intruder.rewrite("demands", position, COMPLETED, FORGED)
+        intruder.delete_checkpoints("demands", position)
+        intruder.move_chain_back("demands", position)
+        left = signed_checkpoints(system)
+    finally:
+        system.shutdown()
+
+    restarted = signed_system(backend, key_pair, audit_witness_file=str(witness))
+    try:
+        with caplog.at_level(logging.ERROR, logger="linli.audit"), Api.serving(restarted) as api:
+            api.demand(api.org(), "open")
+            assert signed_checkpoints(restarted) == left
+            assert "no longer holds checkpoint 6" in caplog.text
+    finally:
+        restarted.shutdown()
+
+    forgetful = signed_system(backend, key_pair)  # without the file, a restarted signer signs the forgery
+    try:
+        with Api.serving(forgetful) as api:
+            api.demand(api.org(), "open")
+            assert signed_checkpoints(forgetful) > left
+    finally:
+        forgetful.shutdown()
+
+
 def test_cutting_off_events_that_a_checkpoint_signed_is_caught(signed):
     an_hour_served_then_more(signed)
     intruder = Intruder(signed.system)
@@ -198,3 +238,35 @@ def test_checkpoints_out_of_order_are_caught_even_when_well_signed(signed, key_p
                                    "every_seconds", "hash", "signature")))
 
     assert f"checkpoint 7 is out of order (position 2 is not after {last['position']})" in problems(signed)
+
+
+def test_a_store_from_before_signed_checkpoints_is_migrated_and_signed_anew(backend, key_pair):
+    system = new_system(**backend)
+    try:
+        with Api.serving(system) as api:
+            an_hour_served_then_more(api)
+        with system.db.transaction() as tx:  # the tables as the release before signed checkpoints made them
+            tx.execute("DROP TABLE audit_chain")
+            tx.execute("DROP TABLE audit_checkpoints")
+            tx.execute("CREATE TABLE audit_chain (context TEXT NOT NULL, position BIGINT NOT NULL, "
+                       "hash TEXT NOT NULL, PRIMARY KEY (context, position))")
+            tx.execute("CREATE TABLE audit_checkpoints (context TEXT NOT NULL, position BIGINT NOT NULL, "
+                       "hash TEXT NOT NULL, signature TEXT NOT NULL, PRIMARY KEY (context, position))")
+            tx.execute("INSERT INTO audit_checkpoints VALUES ('demands', 24, 'h', 'hmac')")
+    finally:
+        system.shutdown()
+
+    upgraded = signed_system(backend, key_pair)
+    try:
+        with Api.serving(upgraded) as api:
+            upgraded.project()  # the chain is made again from the events
+            assert upgraded.db.rows("SELECT context, position, signature FROM audit_checkpoints_v1") == [
+                {"context": "demands", "position": 24, "signature": "hmac"}]
+            signed = upgraded.db.rows("SELECT position FROM audit_checkpoints WHERE context = 'demands' ORDER BY seq")
+            assert [r["position"] for r in signed] == [4, 8, 12, 16, 20, 24]
+            keys = AuditKeys(public=load_public(key_pair[1]), cadence=Cadence(4, 3600))
+            assert verify(upgraded.db, upgraded.contexts, keys) == []
+            api.demand(api.org(), "open")
+            assert verify(upgraded.db, upgraded.contexts, keys) == []
+    finally:
+        upgraded.shutdown()
