@@ -44,6 +44,7 @@ TOPICS = {
     "domain.demand:Demand.Withdrawn": ('reason', 'status'),
     "domain.registry:Department.Registered": ('code', 'name'),
     "domain.registry:Grid.Registered": ('code', 'district', 'name', 'type'),
+    "domain.registry:Member.Erased": (),
     "domain.registry:Member.Registered": ('flowing', 'grid_id', 'name', 'organisation_id'),
     "domain.registry:Organisation.Registered": ('district', 'grid_id', 'kind', 'name'),
     "domain.schedule:VenueDay.Opened": ('day', 'venue_id'),
