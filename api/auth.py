@@ -18,7 +18,7 @@ from uuid import uuid4
 from fastapi import Depends, Request
 
 from domain.actors import Actor, Role
-from domain.errors import ForbiddenError, NotFoundError
+from domain.errors import ForbiddenError, NotFoundError, Unauthenticated
 from projections.db import Database
 
 TOKENS_DDL = """CREATE TABLE IF NOT EXISTS tokens (
@@ -131,10 +131,6 @@ class TokenStore:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[key] = (moment, found)
         return found
-
-
-class Unauthenticated(Exception):
-    """No token, or one we do not know, or one expired or revoked."""
 
 
 def caller(request: Request) -> Holder | None:

@@ -7,12 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
-from api.auth import Unauthenticated
 from domain import errors as domain
-from domain.schedule import SlotTakenError
-from domain.venue import BookingRuleError
-from workflows.engine import ConcurrencyError
-from workflows.lanes import OverloadedError
 
 TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
           409: "Conflict", 412: "Precondition failed", 413: "Content too large", 422: "Unprocessable content",
@@ -44,16 +39,18 @@ def _domain(request: Request, error: domain.DomainError) -> JSONResponse:
             return problem(409, "duplicate-claim", str(error))
         case domain.StaleVersionError():
             return problem(412, "stale-version", str(error), current_version=error.actual)
-        case BookingRuleError():
+        case domain.BookingRuleError():
             return problem(422, "booking-rule", str(error), rule=error.rule)
-        case SlotTakenError():
+        case domain.SlotTakenError():
             return problem(409, "slot-taken", str(error))
         case domain.ValidationError():
             return problem(422, "validation", str(error))
-        case OverloadedError():
+        case domain.OverloadedError():
             return problem(503, "busy", str(error), headers={"Retry-After": "1"})
-        case ConcurrencyError():
+        case domain.ConcurrencyError():
             return problem(409, "concurrent-update", str(error), headers={"Retry-After": "1"})
+        case domain.Unauthenticated():
+            return problem(401, "unauthenticated", str(error), headers={"WWW-Authenticate": "Bearer"})
     return problem(400, "bad-request", str(error))
 
 
@@ -67,10 +64,6 @@ def _validation(request: Request, error: RequestValidationError) -> JSONResponse
 def _http(request: Request, error: HTTPException) -> JSONResponse:
     slug = {404: "not-found", 405: "method-not-allowed", 503: "unavailable"}.get(error.status_code, "http-error")
     return problem(error.status_code, slug, str(error.detail), headers=error.headers)
-
-
-def _unauthenticated(request: Request, error: Unauthenticated) -> JSONResponse:
-    return problem(401, "unauthenticated", str(error), headers={"WWW-Authenticate": "Bearer"})
 
 
 def _unavailable(request: Request, error: Exception) -> JSONResponse:
@@ -93,7 +86,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(domain.DomainError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
-    app.add_exception_handler(Unauthenticated, _unauthenticated)
     app.add_exception_handler(psycopg.OperationalError, _unavailable)
     app.add_exception_handler(psycopg_pool.PoolTimeout, _unavailable)
     app.add_exception_handler(PersistenceError, _unavailable)

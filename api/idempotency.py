@@ -25,8 +25,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.auth import Unauthenticated, caller
+from api.auth import caller
 from api.errors import problem
+from domain.errors import Unauthenticated
 from projections.db import Database
 
 IDEMPOTENCY_DDL = """CREATE TABLE IF NOT EXISTS idempotency (

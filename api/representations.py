@@ -104,18 +104,25 @@ def sla_standing(promised_days: int, consumed: float, running_since: datetime | 
                  warned: bool, breached: bool, now: datetime) -> dict:
     """due_at, the SLA state and the working time left (negative: overdue), from the clock's facts."""
     found = sla_model.thresholds(promised_days, consumed, running_since)
-    if not accepted:
-        state, remaining = None, None
-    elif stopped:
-        state, remaining = "stopped", None
-    elif running_since is None:
-        state, remaining = "paused", sla_model.budget(promised_days) - consumed
+    state = sla_model.state(accepted, stopped, running_since is not None, warned, breached)
+    if state in (None, "stopped"):
+        remaining = None
+    elif state == "paused":
+        remaining = sla_model.budget(promised_days) - consumed
     else:
-        state = "breached" if breached else "warning" if warned else "on_time"
         remaining = sla_model.working_seconds(now, found[1])
     return {"due_at": _when(found[1]) if found else None, "sla": state, "sla_warned": warned,
             "sla_breached": breached, "remaining_seconds": remaining,
             "overdue": remaining is not None and remaining < 0}
+
+
+def queue_row(r: dict, now: datetime) -> dict:
+    """A row of a department's queue, with its SLA standing now."""
+    return {"id": r["id"], "item_id": r["item_id"], "applicant_id": r["applicant_id"], "subject": r["subject"],
+            "status": r["status"], "version": r["version"], "promised_days": r["promised_days"],
+            **sla_standing(r["promised_days"], r["consumed"],
+                           datetime.fromisoformat(r["running_since"]) if r["running_since"] else None,
+                           bool(r["accepted"]), bool(r["stopped"]), bool(r["warned"]), bool(r["breached"]), now)}
 
 
 def demand_row(row: dict, actor: Actor | None) -> dict:

@@ -84,23 +84,28 @@ class Seeder:
         deadlines are `finish`'s). `started(label, total)` is told of each stage and returns what to
         call after each item."""
         _settable(self.system)
-        for context in contexts:
-            self.rng = random.Random(f"{self.seed}:{context}")
-            for label, total, make, app in self.stages(context):
-                advance = started(label, total) if started else None
-                with app.engine.batch(into_empty_store=True):
-                    for n in range(total):
-                        make(n)
-                        if advance:
-                            advance()
+        with self.system.after_commit.paused():  # `finish` projects in bulk
+            for context in contexts:
+                self.rng = random.Random(f"{self.seed}:{context}")
+                for label, total, make, app in self.stages(context):
+                    advance = started(label, total) if started else None
+                    with app.engine.batch(into_empty_store=True):
+                        for n in range(total):
+                            make(n)
+                            if advance:
+                                advance()
 
     def finish(self) -> int:
         """Build the read models in bulk, then fire, each at its own moment, every deadline that fell
         due before `until` (firing may make new ones: repeat until none is due); returns how many fired."""
         _settable(self.system)
+        with self.system.after_commit.paused():  # projected in bulk on each round
+            return self._fire_due()
+
+    def _fire_due(self) -> int:
         fired = 0
         while True:
-            self.system.projector.catch_up(bulk=True)
+            self.system.project_in_bulk()
             rows = self.system.timers.deadlines.due(self.until, limit=10**9)
             now_fired = 0
             for context, group in groupby(sorted(rows, key=lambda r: r["context"]), key=lambda r: r["context"]):

@@ -18,14 +18,15 @@ from projections.audit import AuditIndex
 from projections.chain import AuditChain
 from projections.db import Database, PostgresDatabase, SqliteDatabase, open_pool
 from projections.deadlines import Deadlines, DueDeadlines
-from projections.demand_board import DemandBoard
+from projections.demand_board import BoardQueries, DemandBoard
 from projections.open311 import Open311Feed
 from projections.people import KeyStore, install
 from projections.projector import Projector
-from projections.service_records import ServiceRecords
-from projections.services import ServiceCatalogue
+from projections.service_records import ServiceRecords, verified_of
+from projections.services import ServiceCatalogue, ServiceQueries
 from projections.stats import Stats
-from projections.venues import VenueDirectory
+from projections.venues import VenueDirectory, VenueQueries
+from workflows.after_commit import AfterCommit
 from workflows.clock import Clock, SystemClock
 from workflows.demands import Demands
 from workflows.registry import Registry
@@ -105,9 +106,11 @@ class Linli:
             with self._startup_lock():
                 self.registry = Registry(env=event_store_env(settings, "registry"), clock=self.clock)
                 self.demands = Demands(env=event_store_env(settings, "demands"), clock=self.clock,
-                                       grace=grace)
-                self.venues = Venues(env=event_store_env(settings, "venues"), clock=self.clock, grace=grace)
-                self.services = Services(env=event_store_env(settings, "services"), clock=self.clock)
+                                       grace=grace, registry=self.registry)
+                self.venues = Venues(env=event_store_env(settings, "venues"), clock=self.clock, grace=grace,
+                                     registry=self.registry)
+                self.services = Services(env=event_store_env(settings, "services"), clock=self.clock,
+                                         registry=self.registry)
                 self.contexts: dict[str, Application] = {"registry": self.registry, "demands": self.demands,
                                                          "venues": self.venues, "services": self.services}
                 if settings.postgres:
@@ -126,8 +129,19 @@ class Linli:
         except BaseException:
             self.db.close()  # a process that could not start keeps no connection open
             raise
+        self._install_queries()
+        self.after_commit = AfterCommit(self.project)
+        for app in self.contexts.values():
+            app.engine.after_commit = self.after_commit
         self.timers = Timers({"demands": self.demands, "venues": self.venues, "services": self.services},
-                             DueDeadlines(self.db), self.clock, after=self.project)
+                             DueDeadlines(self.db), self.clock, self.after_commit)
+
+    def _install_queries(self) -> None:
+        """Each application answers its queries from the read models next to their DDL."""
+        self.demands.queries = BoardQueries(self.db)
+        self.venues.queries = VenueQueries(self.db)
+        self.services.queries = ServiceQueries(self.db)
+        self.registry.verified_claims = lambda member_id: verified_of(self.db, member_id)
 
     @contextmanager
     def _startup_lock(self) -> Iterator[None]:
@@ -163,9 +177,14 @@ class Linli:
         return not self.settings.postgres or self.settings.projections == "inline"
 
     def project(self) -> None:
-        """Read-your-writes: apply new events to the read models right after a command."""
+        """Read-your-writes: the after-commit hook every engine runs, applying new events to the
+        read models right after a command (inline mode; in worker mode the worker does it)."""
         if self.inline:
             self.projector.catch_up()
+
+    def project_in_bulk(self) -> None:
+        """After a bulk load (the seed): every read model catches up in bulk, whatever the mode."""
+        self.projector.catch_up(bulk=True)
 
     def is_empty(self) -> bool:
         return not any(app.recorder.max_notification_id() for app in self.contexts.values())

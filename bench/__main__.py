@@ -107,7 +107,7 @@ def _replay(settings: Settings) -> dict:
         demand_id = uuid.uuid4()
         with system.demands.engine.batch(size=10_000):
             system.demands.post_demand(Meta(owner), demand_id, owner.id, title="回放需求", description="", category="助老服务",
-                                       grid_id="g", needed=1, claim_deadline=now + timedelta(days=1),
+                                       grid_id=_any_grid(system), needed=1, claim_deadline=now + timedelta(days=1),
                                        starts_at=now + timedelta(days=2), ends_at=now + timedelta(days=2, hours=1),
                                        auto_confirm=False)
             for k in range(999):

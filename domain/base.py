@@ -1,10 +1,15 @@
-"""What every Linli aggregate shares: a lifecycle table, relations of an actor to it, and
-`allowed_actions` for representations.
+"""What every Linli aggregate shares: events that declare their metadata, a lifecycle table,
+relations of an actor to it, and `allowed_actions` for representations.
 
-Command methods check (table, guards, arguments) and then call a private `@event` applier
-that only assigns state, so replaying old events never re-checks today's rules.
+Command methods check (table, guards, arguments) and then record an event whose applier only
+assigns state, so replaying old events never re-checks today's rules. The moves of the tables
+share three appliers: `Record.Moved` (the status alone), `Record.Reasoned` (with its reason) and
+`Record.Cleared` (clearing the last reason).
 """
-from typing import ClassVar
+import dataclasses
+import inspect
+import keyword
+from typing import Any, ClassVar
 
 from eventsourcing.domain import Aggregate
 
@@ -21,8 +26,45 @@ def base_relations(actor: Actor) -> set[str]:
     return set()
 
 
-class Record(Aggregate):
+class Stamped(Aggregate):
+    """An aggregate whose every event declares `meta`: who, why and in answer to what. The engine
+    stamps it on each new event before saving (workflows/engine.py); it is None only until then."""
+
+    class Event(Aggregate.Event):
+        meta: dict | None = dataclasses.field(default=None, kw_only=True)
+
+        def stamped(self, meta: dict, timestamp: Any) -> Any:
+            """This event with its metadata, dated by the context's clock (workflows/engine.py)."""
+            return dataclasses.replace(self, meta=meta, timestamp=timestamp)
+
+    class Created(Event, Aggregate.Created):
+        pass
+
+
+class Record(Stamped):
     lifecycle: ClassVar[Lifecycle | None] = None
+
+    class Moved(Stamped.Event):
+        """A move of the table that changes the status alone (submitted, confirmed, ...)."""
+
+        status: str
+
+        def apply(self, aggregate: "Record") -> None:
+            aggregate.status = self.status
+
+    class Reasoned(Moved):
+        """A move that records why (a rejection, a withdrawal, a suspension...)."""
+
+        reason: str | None
+
+        def apply(self, aggregate: "Record") -> None:
+            aggregate.status, aggregate.reason = self.status, self.reason
+
+    class Cleared(Moved):
+        """A move that leaves the last reason behind (approved, resumed, resubmitted...)."""
+
+        def apply(self, aggregate: "Record") -> None:
+            aggregate.status, aggregate.reason = self.status, None
 
     def relations(self, actor: Actor) -> set[str]:
         """The words of the lifecycle table that describe this actor here (owner, admin, ...)."""
@@ -32,6 +74,19 @@ class Record(Aggregate):
         if actor is None or self.lifecycle is None:
             return []
         return self.lifecycle.allowed(self.status, self.relations(actor))
+
+    def act(self, trigger: str, facts: dict) -> None:
+        """Fire a trigger of the table: the one dispatch path of every context. The command method
+        gets the facts it names (all of them if it takes **changes); a trigger that is a Python
+        keyword (`return`) is a method with a trailing underscore."""
+        assert self.lifecycle is not None
+        if trigger not in self.lifecycle.roles:
+            self._decide(trigger, facts["by"])  # raises: the table has no such trigger
+        method = getattr(self, f"{trigger}_" if keyword.iskeyword(trigger) else trigger)
+        params = inspect.signature(method).parameters
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            facts = {k: v for k, v in facts.items() if k in params}
+        method(**facts)
 
     def _decide(self, trigger: str, by: Actor) -> str:
         assert self.lifecycle is not None

@@ -65,11 +65,11 @@ class Booking(Record):
 
     # -- commands (slot reservation is done by domain.reserving) -------------------------------
     def approve(self, by: Actor) -> None:
-        self._approved(status=self._decide("approve", by))
+        self.trigger_event(self.Approved, status=self._decide("approve", by))
 
     def reject(self, by: Actor, reason: str | None = None) -> None:
         status = self._decide("reject", by)
-        self._rejected(status=status, reason=require_reason(reason))
+        self.trigger_event(self.Rejected, status=status, reason=require_reason(reason))
 
     def cancel(self, by: Actor, now: datetime, lock_hours: int, reason: str | None = None) -> None:
         status = self._decide("cancel", by)
@@ -79,79 +79,48 @@ class Booking(Record):
         else:
             self._guard(now < self.starts_at - timedelta(hours=lock_hours), "cancel", by,
                         f"bookings cannot be cancelled by the requester within {lock_hours} hours of the start")
-        self._cancelled(status=status, was=self.status, reason=reason)
+        self.trigger_event(self.Cancelled, status=status, was=self.status, reason=reason)
 
     def check_in(self, by: Actor, now: datetime, grace: timedelta) -> None:
         status = self._decide("check_in", by)
         self._guard(self.starts_at - CHECK_IN_OPENS <= now <= self.starts_at + grace, "check_in", by,
                     "check-in is open from 15 minutes before the start until the start plus grace")
-        self._checked_in(status=status)
+        self.trigger_event(self.CheckedIn, status=status)
 
     def complete(self, by: Actor, now: datetime) -> None:
         status = self._decide("complete", by)
         if by.role is Role.SYSTEM:
             self._guard(now >= self.ends_at, "complete", by, "the system completes a booking at its end")
-        self._completed(status=status)
+        self.trigger_event(self.Completed, status=status)
 
     def no_show(self, by: Actor, now: datetime, grace: timedelta) -> None:
         status = self._decide("no_show", by)
         self._guard(now > self.starts_at + grace, "no_show", by, "no-show comes only after the start plus grace")
-        self._marked_no_show(status=status)
+        self.trigger_event(self.MarkedNoShow, status=status)
 
     def expire(self, by: Actor, now: datetime) -> None:
         status = self._decide("expire", by)
         self._guard(now >= self.starts_at, "expire", by, "a request expires when its start is reached")
-        self._expired(status=status)
+        self.trigger_event(self.Expired, status=status)
 
     # -- events -----------------------------------------------------------------------------
-    class Approved(Record.Event):
-        status: str
+    class Approved(Record.Moved):
+        pass
 
-    @event(Approved)
-    def _approved(self, status: str) -> None:
-        self.status = status
+    class Rejected(Record.Reasoned):
+        pass
 
-    class Rejected(Record.Event):
-        status: str
-        reason: str
-
-    @event(Rejected)
-    def _rejected(self, status: str, reason: str) -> None:
-        self.status, self.reason = status, reason
-
-    class Cancelled(Record.Event):
-        status: str
+    class Cancelled(Record.Reasoned):
         was: str
-        reason: str | None
 
-    @event(Cancelled)
-    def _cancelled(self, status: str, was: str, reason: str | None) -> None:
-        self.status, self.reason = status, reason
+    class CheckedIn(Record.Moved):
+        pass
 
-    class CheckedIn(Record.Event):
-        status: str
+    class Completed(Record.Moved):
+        pass
 
-    @event(CheckedIn)
-    def _checked_in(self, status: str) -> None:
-        self.status = status
+    class MarkedNoShow(Record.Moved):
+        pass
 
-    class Completed(Record.Event):
-        status: str
-
-    @event(Completed)
-    def _completed(self, status: str) -> None:
-        self.status = status
-
-    class MarkedNoShow(Record.Event):
-        status: str
-
-    @event(MarkedNoShow)
-    def _marked_no_show(self, status: str) -> None:
-        self.status = status
-
-    class Expired(Record.Event):
-        status: str
-
-    @event(Expired)
-    def _expired(self, status: str) -> None:
-        self.status = status
+    class Expired(Record.Moved):
+        pass

@@ -68,22 +68,22 @@ class Claim(Record):
 
     # -- commands (capacity and demand state are checked by domain.claiming) ---------------
     def confirm(self, by: Actor) -> None:
-        self._confirmed(status=self._decide("confirm", by))
+        self.trigger_event(self.Confirmed, status=self._decide("confirm", by))
 
     def waitlist(self, by: Actor) -> None:
-        self._waitlisted(status=self._decide("waitlist", by))
+        self.trigger_event(self.Waitlisted, status=self._decide("waitlist", by))
 
     def decline(self, by: Actor, reason: str | None = None) -> None:
         status = self._decide("decline", by)
-        self._declined(status=status, reason=require_reason(reason))
+        self.trigger_event(self.Declined, status=status, reason=require_reason(reason))
 
     def cancel(self, by: Actor, reason: str | None = None) -> None:
-        self._cancelled(status=self._decide("cancel", by), was=self.status, reason=reason)
+        self.trigger_event(self.Cancelled, status=self._decide("cancel", by), was=self.status, reason=reason)
 
     def check_in(self, by: Actor, demand_status: str) -> None:
         status = self._decide("check_in", by)
         self._guard(demand_status == "in_progress", "check_in", by, "check-in opens when the demand is in progress")
-        self._checked_in(status=status)
+        self.trigger_event(self.CheckedIn, status=status)
 
     def complete(self, by: Actor, hours: float | None = None) -> None:
         status = self._decide("complete", by)
@@ -98,46 +98,23 @@ class Claim(Record):
     def no_show(self, by: Actor, now: datetime, starts_at: datetime, grace: timedelta) -> None:
         status = self._decide("no_show", by)
         self._guard(now > starts_at + grace, "no_show", by, "no-show may be marked only after the start plus grace")
-        self._marked_no_show(status=status)
+        self.trigger_event(self.MarkedNoShow, status=status)
 
     # -- events -----------------------------------------------------------------------------
-    class Confirmed(Record.Event):
-        status: str
+    class Confirmed(Record.Moved):
+        pass
 
-    @event(Confirmed)
-    def _confirmed(self, status: str) -> None:
-        self.status = status
+    class Waitlisted(Record.Moved):
+        pass
 
-    class Waitlisted(Record.Event):
-        status: str
+    class Declined(Record.Reasoned):
+        pass
 
-    @event(Waitlisted)
-    def _waitlisted(self, status: str) -> None:
-        self.status = status
-
-    class Declined(Record.Event):
-        status: str
-        reason: str
-
-    @event(Declined)
-    def _declined(self, status: str, reason: str) -> None:
-        self.status, self.reason = status, reason
-
-    class Cancelled(Record.Event):
-        status: str
+    class Cancelled(Record.Reasoned):
         was: str
-        reason: str | None
 
-    @event(Cancelled)
-    def _cancelled(self, status: str, was: str, reason: str | None) -> None:
-        self.status, self.reason = status, reason
-
-    class CheckedIn(Record.Event):
-        status: str
-
-    @event(CheckedIn)
-    def _checked_in(self, status: str) -> None:
-        self.status = status
+    class CheckedIn(Record.Moved):
+        pass
 
     class Completed(Record.Event):
         status: str
@@ -155,9 +132,5 @@ class Claim(Record):
     def _verified(self, status: str, rating: int) -> None:
         self.status, self.rating = status, rating
 
-    class MarkedNoShow(Record.Event):
-        status: str
-
-    @event(MarkedNoShow)
-    def _marked_no_show(self, status: str) -> None:
-        self.status = status
+    class MarkedNoShow(Record.Moved):
+        pass

@@ -46,20 +46,8 @@ def act(demand: Demand, claim: Claim, trigger: str, by: Actor, now: datetime, gr
     """Any claim trigger but confirm, with the demand facts its guards need."""
     if trigger == "confirm":
         return confirm(demand, claim, by)
-    if trigger == "check_in":
-        claim.check_in(by, demand_status=demand.status)
-    elif trigger == "no_show":
-        claim.no_show(by, now=now, starts_at=demand.starts_at, grace=grace)
-    elif trigger == "complete":
-        claim.complete(by, hours=fields.get("hours"))
-    elif trigger == "verify":
-        claim.verify(by, rating=fields.get("rating"))
-    elif trigger in ("decline", "cancel"):
-        getattr(claim, trigger)(by, reason=fields.get("reason"))
-    elif trigger == "waitlist":
-        claim.waitlist(by)
-    else:
-        claim.lifecycle.decide(claim.status, trigger, claim.relations(by))
+    claim.act(trigger, {**fields, "by": by, "now": now, "grace": grace, "demand_status": demand.status,
+                        "starts_at": demand.starts_at})
     _note(demand, claim)
 
 

@@ -158,31 +158,31 @@ class Demand(Record):
         self._revised(**fields)
 
     def submit(self, by: Actor) -> None:
-        self._submitted(status=self._decide("submit", by))
+        self.trigger_event(self.Submitted, status=self._decide("submit", by))
 
     def approve(self, by: Actor) -> None:
-        self._approved(status=self._decide("approve", by))
+        self.trigger_event(self.Approved, status=self._decide("approve", by))
 
     def reject(self, by: Actor, reason: str | None = None) -> None:
         status = self._decide("reject", by)
-        self._rejected(status=status, reason=require_reason(reason))
+        self.trigger_event(self.Rejected, status=status, reason=require_reason(reason))
 
     def fill(self, by: Actor) -> None:
-        self._filled(status=self._decide("fill", by))
+        self.trigger_event(self.Filled, status=self._decide("fill", by))
 
     def reopen(self, by: Actor) -> None:
-        self._reopened(status=self._decide("reopen", by))
+        self.trigger_event(self.Reopened, status=self._decide("reopen", by))
 
     def start(self, by: Actor) -> None:
         status = self._decide("start", by)
         self._guard(self.count("confirmed") >= 1, "start", by, "starting needs at least one confirmed claim")
-        self._started(status=status)
+        self.trigger_event(self.Started, status=status)
 
     def fulfil(self, by: Actor) -> None:
         status = self._decide("fulfil", by)
         self._guard(self.count("confirmed", "checked_in") == 0, "fulfil", by,
                     "claims are still confirmed or checked in: complete, cancel or mark them no-show first")
-        self._fulfilled(status=status)
+        self.trigger_event(self.Fulfilled, status=status)
 
     def close(self, by: Actor, rating: int | None = None, feedback: str | None = None) -> None:
         status = self._decide("close", by)
@@ -190,13 +190,13 @@ class Demand(Record):
 
     def withdraw(self, by: Actor, reason: str | None = None) -> None:
         status = self._decide("withdraw", by)
-        self._withdrawn(status=status, reason=require_reason(reason))
+        self.trigger_event(self.Withdrawn, status=status, reason=require_reason(reason))
 
     def expire(self, by: Actor, now: datetime) -> None:
         status = self._decide("expire", by)
         self._guard(now >= self.claim_deadline and self.confirmed == 0, "expire", by,
                     "a demand expires only after its claim deadline with no confirmed claim")
-        self._expired(status=status)
+        self.trigger_event(self.Expired, status=status)
 
     def note_claim(self, claim_id: str, claimant: str, headcount: int, status: str) -> None:
         """Record a claim's new status here, so capacity is decided on the demand's version."""
@@ -219,55 +219,26 @@ class Demand(Record):
     def _revised(self, title, description, category, needed, claim_deadline, starts_at, ends_at) -> None:
         self._set_details(title, description, category, needed, claim_deadline, starts_at, ends_at)
 
-    class Submitted(Record.Event):
-        status: str
+    class Submitted(Record.Moved):
+        pass
 
-    @event(Submitted)
-    def _submitted(self, status: str) -> None:
-        self.status = status
+    class Approved(Record.Cleared):
+        pass
 
-    class Approved(Record.Event):
-        status: str
+    class Rejected(Record.Reasoned):
+        pass
 
-    @event(Approved)
-    def _approved(self, status: str) -> None:
-        self.status, self.reason = status, None
+    class Filled(Record.Moved):
+        pass
 
-    class Rejected(Record.Event):
-        status: str
-        reason: str
+    class Reopened(Record.Moved):
+        pass
 
-    @event(Rejected)
-    def _rejected(self, status: str, reason: str) -> None:
-        self.status, self.reason = status, reason
+    class Started(Record.Moved):
+        pass
 
-    class Filled(Record.Event):
-        status: str
-
-    @event(Filled)
-    def _filled(self, status: str) -> None:
-        self.status = status
-
-    class Reopened(Record.Event):
-        status: str
-
-    @event(Reopened)
-    def _reopened(self, status: str) -> None:
-        self.status = status
-
-    class Started(Record.Event):
-        status: str
-
-    @event(Started)
-    def _started(self, status: str) -> None:
-        self.status = status
-
-    class Fulfilled(Record.Event):
-        status: str
-
-    @event(Fulfilled)
-    def _fulfilled(self, status: str) -> None:
-        self.status = status
+    class Fulfilled(Record.Moved):
+        pass
 
     class Closed(Record.Event):
         status: str
@@ -278,20 +249,11 @@ class Demand(Record):
     def _closed(self, status: str, rating: int, feedback: str | None) -> None:
         self.status, self.rating, self.feedback = status, rating, feedback
 
-    class Withdrawn(Record.Event):
-        status: str
-        reason: str
+    class Withdrawn(Record.Reasoned):
+        pass
 
-    @event(Withdrawn)
-    def _withdrawn(self, status: str, reason: str) -> None:
-        self.status, self.reason = status, reason
-
-    class Expired(Record.Event):
-        status: str
-
-    @event(Expired)
-    def _expired(self, status: str) -> None:
-        self.status = status
+    class Expired(Record.Moved):
+        pass
 
     class ClaimNoted(Record.Event):
         """A claim on this demand changed (its status is the claim's, not the demand's)."""

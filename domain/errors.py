@@ -39,6 +39,30 @@ class NotFoundError(DomainError):
     pass
 
 
+class BookingRuleError(DomainError):
+    """A booking breaks one of the venue's rules; `rule` names it for the caller."""
+
+    def __init__(self, rule: str, detail: str):
+        super().__init__(detail)
+        self.rule = rule
+
+
+class SlotTakenError(DomainError):
+    """Another confirmed booking holds part of that time on the venue's day."""
+
+
+class ConcurrencyError(DomainError):
+    """The aggregate kept changing under us for every attempt."""
+
+
+class OverloadedError(DomainError):
+    """Too many commands are waiting on this record in this process; try again shortly."""
+
+
+class Unauthenticated(DomainError):
+    """No token, or one we do not know, or one expired or revoked."""
+
+
 class StaleVersionError(DomainError):
     """If-Match named a version that is no longer current."""
 

@@ -36,19 +36,7 @@ def act(venue: Venue, day: VenueDay, booking: Booking, trigger: str, by: Actor, 
         booking.lifecycle.decide(booking.status, "approve", booking.relations(by))
         day.reserve(str(booking.id), booking.starts_at, booking.ends_at)
         booking.approve(by)
-    elif trigger == "reject":
-        booking.reject(by, reason=fields.get("reason"))
-    elif trigger == "cancel":
-        booking.cancel(by, now=now, lock_hours=venue.cancel_lock_hours, reason=fields.get("reason"))
-    elif trigger == "check_in":
-        booking.check_in(by, now=now, grace=grace)
-    elif trigger == "complete":
-        booking.complete(by, now=now)
-    elif trigger == "no_show":
-        booking.no_show(by, now=now, grace=grace)
-    elif trigger == "expire":
-        booking.expire(by, now=now)
     else:
-        booking.lifecycle.decide(booking.status, trigger, booking.relations(by))
+        booking.act(trigger, {**fields, "by": by, "now": now, "grace": grace, "lock_hours": venue.cancel_lock_hours})
     if held and booking.status not in HOLDS_SLOT:
         day.release(str(booking.id))  # cancelled, no-show or completed: the rest of the slot is free

@@ -7,13 +7,10 @@ confirmations cannot both commit.
 from datetime import date, datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
-from domain.errors import DomainError
-
-
-class SlotTakenError(DomainError):
-    pass
+from domain.base import Stamped
+from domain.errors import SlotTakenError
 
 
 def free_intervals(opens: datetime, closes: datetime,
@@ -35,8 +32,8 @@ def day_id(venue_id: UUID | str, day: date) -> UUID:
     return uuid5(NAMESPACE_URL, f"linli:venue-day:{venue_id}:{day.isoformat()}")
 
 
-class VenueDay(Aggregate):
-    class Opened(Aggregate.Created):
+class VenueDay(Stamped):
+    class Opened(Stamped.Created):
         venue_id: str
         day: str
 
@@ -61,7 +58,7 @@ class VenueDay(Aggregate):
         if booking_id in self.slots:
             self._released(booking_id=booking_id)
 
-    class Reserved(Aggregate.Event):
+    class Reserved(Stamped.Event):
         booking_id: str
         starts_at: str
         ends_at: str
@@ -70,7 +67,7 @@ class VenueDay(Aggregate):
     def _reserved(self, booking_id: str, starts_at: str, ends_at: str) -> None:
         self.slots[booking_id] = [starts_at, ends_at]
 
-    class Released(Aggregate.Event):
+    class Released(Stamped.Event):
         booking_id: str
 
     @event(Released)

@@ -17,6 +17,7 @@ from domain.lifecycle import Lifecycle, row
 
 CATEGORIES = ("减免类", "奖补类", "权益类", "资质类", "咨询类", "其他")
 MODES = ("免申即享", "快申快享", "依申请")
+PUBLIC_STATES = ("published", "suspended", "retired")  # listed and read by anyone; the rest by provider and staff
 CONTENT_FIELDS = ("title", "category", "basis", "eligibility", "materials", "mode", "promised_days", "valid_from",
                   "valid_to", "department_id", "co_department_ids")
 
@@ -110,30 +111,30 @@ class ServiceItem(Record):
 
     # -- commands -----------------------------------------------------------------------------
     def submit(self, by: Actor) -> None:
-        self._submitted(status=self._decide("submit", by))
+        self.trigger_event(self.Submitted, status=self._decide("submit", by))
 
     def publish(self, by: Actor) -> None:
         self._published(status=self._decide("publish", by))
 
     def return_(self, by: Actor, reason: str | None = None) -> None:
         status = self._decide("return", by)
-        self._returned(status=status, reason=require_reason(reason))
+        self.trigger_event(self.Returned, status=status, reason=require_reason(reason))
 
     def suspend(self, by: Actor, reason: str | None = None) -> None:
-        self._suspended(status=self._decide("suspend", by), reason=reason)
+        self.trigger_event(self.Suspended, status=self._decide("suspend", by), reason=reason)
 
     def resume(self, by: Actor) -> None:
-        self._resumed(status=self._decide("resume", by))
+        self.trigger_event(self.Resumed, status=self._decide("resume", by))
 
     def retire(self, by: Actor, now: datetime, reason: str | None = None) -> None:
         status = self._decide("retire", by)
         if by.role is Role.SYSTEM:
             self._guard(self.valid_to is not None and now >= self.valid_to, "retire", by,
                         "the system retires an item at its valid_to")
-        self._retired(status=status, reason=reason)
+        self.trigger_event(self.Retired, status=status, reason=reason)
 
     def discard(self, by: Actor) -> None:
-        self._discarded(status=self._decide("discard", by))
+        self.trigger_event(self.Discarded, status=self._decide("discard", by))
 
     def revise(self, by: Actor, **changes) -> None:
         """Stage a revision of the live content; what is served stays unchanged."""
@@ -151,50 +152,23 @@ class ServiceItem(Record):
         self._revision_published(content_version=self.content_version + 1)
 
     # -- events -------------------------------------------------------------------------------
-    class Submitted(Record.Event):
-        status: str
+    class Submitted(Record.Cleared):
+        pass
 
-    @event(Submitted)
-    def _submitted(self, status: str) -> None:
-        self.status, self.reason = status, None
+    class Returned(Record.Reasoned):
+        pass
 
-    class Returned(Record.Event):
-        status: str
-        reason: str | None
+    class Suspended(Record.Reasoned):
+        pass
 
-    @event(Returned)
-    def _returned(self, status: str, reason: str | None) -> None:
-        self.status, self.reason = status, reason
+    class Resumed(Record.Cleared):
+        pass
 
-    class Suspended(Record.Event):
-        status: str
-        reason: str | None
+    class Retired(Record.Reasoned):
+        pass
 
-    @event(Suspended)
-    def _suspended(self, status: str, reason: str | None) -> None:
-        self.status, self.reason = status, reason
-
-    class Resumed(Record.Event):
-        status: str
-
-    @event(Resumed)
-    def _resumed(self, status: str) -> None:
-        self.status, self.reason = status, None
-
-    class Retired(Record.Event):
-        status: str
-        reason: str | None
-
-    @event(Retired)
-    def _retired(self, status: str, reason: str | None) -> None:
-        self.status, self.reason = status, reason
-
-    class Discarded(Record.Event):
-        status: str
-
-    @event(Discarded)
-    def _discarded(self, status: str) -> None:
-        self.status, self.reason = status, None
+    class Discarded(Record.Cleared):
+        pass
 
     class Published(Record.Event):
         status: str

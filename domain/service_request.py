@@ -110,18 +110,13 @@ class ServiceRequest(Record):
 
     @property
     def sla(self) -> str | None:
-        if self.accepted_at is None:
-            return None
-        if self.stopped:
-            return "stopped"
-        if self.running_since is None:
-            return "paused"
-        return "breached" if self.breached else "warning" if self.warned else "on_time"
+        return sla.state(self.accepted_at is not None, self.stopped, self.running_since is not None, self.warned,
+                         self.breached)
 
     # -- commands -------------------------------------------------------------------------------
     def return_(self, by: Actor, reason: str | None = None) -> None:
         status = self._decide("return", by)
-        self._returned(status=status, reason=require_reason(reason))
+        self.trigger_event(self.Returned, status=status, reason=require_reason(reason))
 
     def resubmit(self, by: Actor, detail: str | None = None) -> None:
         status = self._decide("resubmit", by)
@@ -134,7 +129,7 @@ class ServiceRequest(Record):
 
     def not_accept(self, by: Actor, reason: str | None = None) -> None:
         status = self._decide("not_accept", by)
-        self._not_accepted(status=status, reason=require_reason(reason))
+        self.trigger_event(self.NotAccepted, status=status, reason=require_reason(reason))
 
     def transfer(self, by: Actor, department_id: str | None = None, reason: str | None = None) -> None:
         self._decide("transfer", by)
@@ -145,7 +140,7 @@ class ServiceRequest(Record):
         self._transferred(department_id=department_id, reason=reason)
 
     def start(self, by: Actor) -> None:
-        self._started(status=self._decide("start", by))
+        self.trigger_event(self.Started, status=self._decide("start", by))
 
     def await_applicant(self, by: Actor, now: datetime, reason: str | None = None) -> None:
         status = self._decide("await_applicant", by)
@@ -200,13 +195,8 @@ class ServiceRequest(Record):
         self._sla_breached(used=self.used(now))
 
     # -- events ---------------------------------------------------------------------------------
-    class Returned(Record.Event):
-        status: str
-        reason: str
-
-    @event(Returned)
-    def _returned(self, status: str, reason: str) -> None:
-        self.status, self.reason = status, reason
+    class Returned(Record.Reasoned):
+        pass
 
     class Resubmitted(Record.Event):
         status: str
@@ -224,13 +214,8 @@ class ServiceRequest(Record):
     def _accepted(self, status: str, at: datetime) -> None:
         self.status, self.accepted_at, self.running_since = status, at, at
 
-    class NotAccepted(Record.Event):
-        status: str
-        reason: str
-
-    @event(NotAccepted)
-    def _not_accepted(self, status: str, reason: str) -> None:
-        self.status, self.reason = status, reason
+    class NotAccepted(Record.Reasoned):
+        pass
 
     class Transferred(Record.Event):
         department_id: str
@@ -240,12 +225,8 @@ class ServiceRequest(Record):
     def _transferred(self, department_id: str, reason: str | None) -> None:
         self.handler_role, self.handler_id = "dept", department_id
 
-    class Started(Record.Event):
-        status: str
-
-    @event(Started)
-    def _started(self, status: str) -> None:
-        self.status = status
+    class Started(Record.Moved):
+        pass
 
     class Paused(Record.Event):
         """Awaiting the applicant: the clock stands still; `reason` tells the applicant what is asked for."""

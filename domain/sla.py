@@ -60,3 +60,15 @@ def thresholds(promised_days: int, consumed: float, running_since: datetime | No
     total = budget(promised_days)
     return (add_working_seconds(running_since, max(0.0, WARNING_SHARE * total - consumed)),
             add_working_seconds(running_since, max(0.0, total - consumed)))
+
+
+def state(accepted: bool, stopped: bool, running: bool, warned: bool, breached: bool) -> str | None:
+    """Where the clock stands: None before acceptance, then stopped, paused, or running on time,
+    warned or breached. The aggregate and the queue's rows both say it this way."""
+    if not accepted:
+        return None
+    if stopped:
+        return "stopped"
+    if not running:
+        return "paused"
+    return "breached" if breached else "warning" if warned else "on_time"

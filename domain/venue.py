@@ -13,7 +13,7 @@ from domain import bounds
 from domain.actors import Actor, Role
 from domain.base import Record, base_relations
 from domain.city import CITY_TZ
-from domain.errors import DomainError, ValidationError
+from domain.errors import BookingRuleError, ValidationError
 from domain.lifecycle import Lifecycle, row
 
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -24,14 +24,6 @@ LIFECYCLE = Lifecycle("venue", ["active", "suspended", "retired"], [
     row("resume",  "suspended",               "active",    {"owner", "admin"}),
     row("retire",  ["active", "suspended"],   "retired",   {"owner", "admin"}),
 ])
-
-
-class BookingRuleError(DomainError):
-    """A booking breaks one of the venue's rules; `rule` names it for the caller."""
-
-    def __init__(self, rule: str, detail: str):
-        super().__init__(detail)
-        self.rule = rule
 
 
 def relations(actor: Actor, organisation_id: str) -> set[str]:
@@ -138,33 +130,19 @@ class Venue(Record):
 
     # -- commands -----------------------------------------------------------------------------
     def suspend(self, by: Actor, reason: str | None = None) -> None:
-        self._suspended(status=self._decide("suspend", by), reason=reason)
+        self.trigger_event(self.Suspended, status=self._decide("suspend", by), reason=reason)
 
     def resume(self, by: Actor) -> None:
-        self._resumed(status=self._decide("resume", by))
+        self.trigger_event(self.Resumed, status=self._decide("resume", by))
 
     def retire(self, by: Actor, reason: str | None = None) -> None:
-        self._retired(status=self._decide("retire", by), reason=reason)
+        self.trigger_event(self.Retired, status=self._decide("retire", by), reason=reason)
 
-    class Suspended(Record.Event):
-        status: str
-        reason: str | None
+    class Suspended(Record.Reasoned):
+        pass
 
-    @event(Suspended)
-    def _suspended(self, status: str, reason: str | None) -> None:
-        self.status, self.reason = status, reason
+    class Resumed(Record.Cleared):
+        pass
 
-    class Resumed(Record.Event):
-        status: str
-
-    @event(Resumed)
-    def _resumed(self, status: str) -> None:
-        self.status, self.reason = status, None
-
-    class Retired(Record.Event):
-        status: str
-        reason: str | None
-
-    @event(Retired)
-    def _retired(self, status: str, reason: str | None) -> None:
-        self.status, self.reason = status, reason
+    class Retired(Record.Reasoned):
+        pass

@@ -4,8 +4,10 @@ Rows are numbered (`seq`) in the order this view applies them, so `after=<seq>` 
 stable: rows arriving later always get higher numbers.
 """
 import json
+from datetime import datetime
 
-from projections.db import Tx
+from projections.db import Database, Tx
+from projections.paging import Where
 from projections.people import SEALED, KeyStore, Personal
 from projections.projector import View, iso
 from projections.rows import insert_rows
@@ -110,3 +112,14 @@ class AuditIndex(View):
                                           "actor_id", "actor_role", "correlation_id", "causation_id", "reason", "data"),
                     self._rows)
         self._rows = []
+
+
+def search(db: Database, aggregate_id: str | None, actor_id: str | None, type: str | None, since: datetime | None,
+           until: datetime | None, after: int, limit: int) -> list[dict]:
+    """Cursor paging: the rows after `after` (a seq), in order, at most `limit` of them."""
+    where = Where().add("seq > %s", after).equal((("aggregate_id", aggregate_id), ("actor_id", actor_id),
+                                                   ("type", type)))
+    for op, value in ((">=", since), ("<=", until)):
+        if value is not None:
+            where.add(f"at {op} %s", iso(value))
+    return db.rows(f"SELECT * FROM audit_events {where.clause} ORDER BY seq LIMIT %s", (*where.params, limit))

@@ -12,6 +12,7 @@ from domain.demand import PUBLIC_STATES, SEATED, Demand
 from domain.personal import ERASED
 from domain.registry import Member
 from projections.db import Database, Tx
+from projections.paging import Found, Where, page
 from projections.projector import View, iso, moved
 from projections.rows import Rows
 
@@ -178,6 +179,31 @@ def board_total(db: Database, status: str | None, grid: str | None, category: st
                 params.append(value)
         total += db.rows(f"SELECT COUNT(*) AS n FROM demand_board WHERE {' AND '.join(where)}", params)[0]["n"]
     return int(total)
+
+
+class BoardQueries:
+    """What the demands application reads from the board and the claims."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def search(self, status: str | None, grid: str | None, category: str | None, q: str | None,
+               own: str | None, number: int, size: int) -> Found:
+        """`own`: None for every demand; else the public ones and those of that organisation."""
+        where = Where().equal((("status", status), ("grid_id", grid), ("category", category)))
+        if q:
+            where.add("(title LIKE %s OR description LIKE %s)", f"%{q}%", f"%{q}%")
+        if own is not None:
+            where.add(f"(status IN ({PUBLIC_SQL}) OR organisation_id = %s)", own)
+        total = None if q else board_total(self.db, status, grid, category, own is not None, own or "")
+        return page(self.db, "demand_board", where, "created_at DESC, id", number, size, total)
+
+    def claims(self, demand_id: str, claimant: tuple[str, str] | None, number: int, size: int) -> Found:
+        """A demand's claims; only those of `claimant` (id, role) when given."""
+        where = Where().add("demand_id = %s", demand_id)
+        if claimant is not None:
+            where.add("(claimant_id = %s AND claimant_role = %s)", *claimant)
+        return page(self.db, "claims", where, "created_at, id", number, size)
 
 
 def public_categories(db) -> list[str]:

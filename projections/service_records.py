@@ -2,7 +2,7 @@
 from functools import singledispatchmethod
 
 from domain.claim import Claim
-from projections.db import Tx
+from projections.db import Database, Tx
 from projections.projector import View, iso
 from projections.rows import Rows
 
@@ -42,3 +42,9 @@ class ServiceRecords(View):
     @apply.register
     def _(self, event: Claim.Verified, tx: Tx, context: str) -> None:
         self.records.update(str(event.originator_id), rating=event.rating, verified_at=iso(event.timestamp))
+
+
+def verified_of(db: Database, member_id: str) -> list[dict]:
+    """A member's verified claims, oldest first."""
+    return db.rows("SELECT claim_id, demand_id, hours, rating, verified_at FROM service_records "
+                   "WHERE member_id = %s AND verified_at IS NOT NULL ORDER BY verified_at, claim_id", (member_id,))

@@ -4,7 +4,8 @@ from functools import singledispatchmethod
 
 from domain.service_item import ServiceItem
 from domain.service_request import ServiceRequest
-from projections.db import Tx
+from projections.db import Database, Tx
+from projections.paging import Found, Where, page
 from projections.projector import View, iso, moved
 from projections.rows import Rows
 
@@ -120,6 +121,33 @@ class ServiceCatalogue(View):
     @apply.register
     def _(self, event: ServiceRequest.SlaBreached, tx: Tx, context: str) -> None:
         self.requests.update(str(event.originator_id), **moved(event, breached=True))
+
+
+class ServiceQueries:
+    """What the services application reads from the catalogue and the request queues."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def catalogue(self, status: str, department: str | None, category: str | None, mode: str | None,
+                  q: str | None, provider: str | None, number: int, size: int) -> Found:
+        """Items in a status; only those of `provider` when given."""
+        where = Where().add("status = %s", status).equal(
+            (("department_id", department), ("category", category), ("mode", mode)))
+        if q:
+            where.add("(title LIKE %s OR content LIKE %s)", f"%{q}%", f"%{q}%")
+        if provider is not None:
+            where.add("provider_id = %s", provider)
+        found = page(self.db, "service_items", where, "created_at DESC, id", number, size)
+        found.items = [{"id": r["id"], "status": r["status"], "version": r["version"],
+                        "provider_role": r["provider_role"], "provider_id": r["provider_id"],
+                        **json.loads(r["content"]), "content_version": r["content_version"],
+                        "created_at": r["created_at"], "updated_at": r["updated_at"]} for r in found.items]
+        return found
+
+    def queue(self, department_id: str, status: str | None, number: int, size: int) -> Found:
+        where = Where().add("handler_role = 'dept' AND handler_id = %s", department_id).equal((("status", status),))
+        return page(self.db, "service_requests", where, "created_at, id", number, size)
 
 
 def published_items(db) -> list[dict]:

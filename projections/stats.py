@@ -214,6 +214,12 @@ class Stats(View):
             self._deltas[(metric, dimension, key)] += amount
 
 
+def positions(db: Database) -> tuple:
+    """Where the read models behind /stats stand: the answer changes only when this does."""
+    return tuple((r["view"], r["context"], r["position"]) for r in db.rows(
+        "SELECT view, context, position FROM tracking WHERE view IN ('stats', 'services') ORDER BY view, context"))
+
+
 def answer(db: Database) -> bytes:
     """What `/stats` sends: the entries the view keeps, joined as they are stored (no parsing), and
     the service requests by state and department."""

@@ -1,13 +1,16 @@
 """The venue list and the bookings of each venue and each requester."""
 import json
+from datetime import date, datetime, time
 from functools import singledispatchmethod
 
-from domain.booking import Booking
+from domain.booking import HOLDS_SLOT, Booking
 from domain.city import CITY_TZ
 from domain.personal import ERASED
 from domain.registry import Member
+from domain.schedule import free_intervals
 from domain.venue import Venue
-from projections.db import Tx
+from projections.db import Database, Tx
+from projections.paging import Found, Where, page
 from projections.projector import View, iso, moved
 from projections.rows import Rows
 
@@ -79,3 +82,57 @@ class VenueDirectory(View):
             ends_at=iso(event.ends_at), day=event.starts_at.astimezone(CITY_TZ).date().isoformat(),
             attendees=event.attendees, purpose=event.purpose, status=event.status, version=event.originator_version,
             created_at=iso(event.timestamp), updated_at=iso(event.timestamp))
+
+
+class VenueQueries:
+    """What the venues application reads from the venue list and the bookings."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def search(self, status: str, grid: str | None, capacity: int | None, free_on: date | None, number: int,
+               size: int) -> Found:
+        where = Where().add("status = %s", status).equal((("grid_id", grid),))
+        if capacity is not None:
+            where.add("capacity >= %s", capacity)
+        if free_on is None:
+            return page(self.db, "venues", where, "created_at DESC, id", number, size)
+        rows = self.db.rows(f"SELECT * FROM venues {where.clause} ORDER BY created_at DESC, id", where.params)
+        return Found.of(self._free_on(rows, free_on), number, size)
+
+    def _free_on(self, rows: list[dict], day: date) -> list[dict]:
+        """Venues with some free time on a local day: open hours minus blackouts minus held slots."""
+        held: dict[str, list] = {}
+        holding = ", ".join(f"'{s}'" for s in HOLDS_SLOT)
+        for b in self.db.rows("SELECT venue_id, starts_at, ends_at FROM bookings "
+                              f"WHERE day = %s AND status IN ({holding})", (day.isoformat(),)):
+            held.setdefault(b["venue_id"], []).append((datetime.fromisoformat(b["starts_at"]),
+                                                       datetime.fromisoformat(b["ends_at"])))
+        found = []
+        for row in rows:
+            opens = datetime.combine(day, time.fromisoformat(row["opens_at"]), CITY_TZ)
+            closes = datetime.combine(day, time.fromisoformat(row["closes_at"]), CITY_TZ)
+            taken = held.get(row["id"], []) + [(datetime.fromisoformat(b["starts_at"]),
+                                                datetime.fromisoformat(b["ends_at"])) for b in json.loads(row["blackouts"])]
+            if free_intervals(opens, closes, taken):
+                found.append(row)
+        return found
+
+    def bookings_of_venue(self, venue_id: str, requester: tuple[str, str] | None, day: date | None, number: int,
+                          size: int) -> Found:
+        """A venue's bookings; only those of `requester` (id, role) when given."""
+        where = Where().add("venue_id = %s", venue_id)
+        if requester is not None:
+            where.add("(requester_id = %s AND requester_role = %s)", *requester)
+        if day is not None:
+            where.add("day = %s", day.isoformat())
+        return page(self.db, "bookings", where, "starts_at, id", number, size)
+
+    def bookings_of_requester(self, requester_id: str, reader: tuple[str, str, str] | None, number: int,
+                              size: int) -> Found:
+        """A requester's bookings; with `reader` (id, role, organisation or ''), only the reader's own
+        and those at the reader's venues."""
+        where = Where().add("requester_id = %s", requester_id)
+        if reader is not None:
+            where.add("((requester_id = %s AND requester_role = %s) OR owner_id = %s)", *reader)
+        return page(self.db, "bookings", where, "starts_at, id", number, size)

@@ -386,6 +386,29 @@ def module_api(request, tmp_path_factory, name: str) -> Iterator["Api"]:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+def expect_problem(response, status: int, slug: str) -> dict:
+    """An RFC 9457 problem of this type and status, with its title and detail."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    problem = response.json()
+    assert problem["type"] == f"/problems/{slug}", problem
+    assert problem["status"] == status and problem["title"] and problem["detail"], problem
+    return problem
+
+
+def fire(api: "Api", collection: str, record: dict, trigger: str, by: "Party | None", body: dict | None = None,
+         bodies: dict = ACTION_BODIES):
+    """POST the action and return the raw response (`by` None: anonymous); without a body, the
+    trigger's usual one from `bodies`."""
+    payload = bodies.get(trigger, {}) if body is None else body
+    return api.post(f"/{collection}/{record['id']}/actions/{trigger}", payload, by)
+
+
+def may_fire(lifecycle, state: str, relations: set[str]) -> list[str]:
+    """What these relations may fire from `state`, read straight off the table, in table order."""
+    return [r.trigger for r in lifecycle.rows if state in r.sources and r.roles & relations]
+
+
 def system_when_room(pg_url: str, schema: str, pool_size: int = 1) -> Linli:
     """A race process's own system. The PostgreSQL server may be shared with other suites: when it
     has no connection left, wait and try again rather than fail the race for want of one."""

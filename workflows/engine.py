@@ -22,7 +22,8 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain.actors import SYSTEM, Actor
-from domain.errors import DomainError, NotFoundError, StaleVersionError
+from domain.errors import ConcurrencyError, DomainError, NotFoundError, StaleVersionError
+from workflows.after_commit import AfterCommit
 from workflows.committer import Committer
 from workflows.lanes import Job, Lanes
 
@@ -30,10 +31,6 @@ T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
 MAX_ATTEMPTS = 60
 MAX_POLICY_STEPS = 10_000
-
-
-class ConcurrencyError(DomainError):
-    """The aggregate kept changing under us for every attempt."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +86,6 @@ class Unit:
         self.aggregates: dict[UUID, Aggregate] = {}
         self.touched: dict[UUID, Aggregate] = {}  # by the current command (a batch holds many commands)
         self.known_new: Callable[[UUID], bool] | None = None  # bulk load into an empty store: skip lookups
-        self._stamped: set[int] = set()
 
     def get(self, aggregate_id: UUID | str, kind: type[A]) -> A:
         aggregate_id = aggregate_id if isinstance(aggregate_id, UUID) else UUID(aggregate_id)
@@ -120,16 +116,15 @@ class Unit:
         aggregate's created/modified times follow its events."""
         new, now = [], None
         for aggregate in self.touched.values():
-            for event in aggregate._pending_events:
-                if id(event) not in self._stamped:
-                    self._stamped.add(id(event))
+            pending = aggregate._pending_events
+            for n, event in enumerate(pending):
+                if event.meta is None:
                     now = now or self.app.clock.now()
-                    object.__setattr__(event, "meta", meta.as_dict())
-                    object.__setattr__(event, "timestamp", now)
+                    pending[n] = event.stamped(meta.as_dict(), now)
                     if event.originator_version == aggregate.INITIAL_VERSION:
                         aggregate._created_on = now
                     aggregate._modified_on = now
-                    new.append(event)
+                    new.append(pending[n])
         return new
 
 
@@ -144,6 +139,7 @@ Policy = Callable[[Unit, object], None]
 class Engine:
     def __init__(self, app: Application, policies: Sequence[Policy] = ()):
         self.app, self.policies = app, tuple(policies)
+        self.after_commit = AfterCommit()  # the wiring installs the process's shared hooks
         self.committer = Committer(app)
         self.lanes = Lanes(self._decide_and_save)
         self._batch: Unit | None = None
@@ -156,12 +152,13 @@ class Engine:
         `size` aggregates per transaction. For a single writer only; a command that fails must
         fail before it emits (as every command here checks first), or the batch is abandoned.
         Into an empty store, an id this batch has not saved is known not to exist, which spares
-        a lookup per create."""
+        a lookup per create. The after-commit hooks run once, at the end."""
         self._saved: set[UUID] | None = set() if into_empty_store else None
         self._batch, self._batch_size = self._new_batch_unit(Meta(SYSTEM)), size
         try:
-            yield
-            self._flush()
+            with self.after_commit.held():
+                yield
+                self._flush()
         finally:
             self._batch = None
 
@@ -209,16 +206,19 @@ class Engine:
         return load(self.app, aggregate_id, kind)
 
     def execute(self, meta: Meta, command: Callable[[Unit], T], key: UUID | None = None) -> Outcome[T]:
-        """Run `command` and save what it emitted. Commands with the same `key` (the aggregate
-        they contend on, e.g. the demand of a claim) take turns in its lane and are decided and
-        saved together (lanes.py); the others are decided alone."""
+        """Run `command`, save what it emitted, then run the after-commit hooks. Commands with the
+        same `key` (the aggregate they contend on, e.g. the demand of a claim) take turns in its
+        lane and are decided and saved together (lanes.py); the others are decided alone."""
         if self._batch is not None:
             return self._execute_in_batch(meta, command)
         if key is None:
             job = Job((meta, command))
             self._decide_and_save([job])
-            return job.answer()
-        return self.lanes.submit(key, (meta, command))
+            outcome = job.answer()
+        else:
+            outcome = self.lanes.submit(key, (meta, command))
+        self.after_commit.run()
+        return outcome
 
     def _decide_and_save(self, jobs: list[Job]) -> None:
         """Decide the commands in order on one fresh unit and save what they emitted in one

@@ -15,11 +15,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Hashable
 
-from domain.errors import DomainError
-
-
-class OverloadedError(DomainError):
-    """Too many commands are waiting on this record in this process; try again shortly."""
+from domain.errors import OverloadedError
 
 
 class Job:

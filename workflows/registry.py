@@ -1,8 +1,9 @@
 """The registry context: grids, organisations, members and departments."""
 from uuid import UUID
 
-from domain.actors import Role
+from domain.actors import Actor, Role
 from domain.errors import ForbiddenError, NotFoundError, ValidationError
+from domain.readers import member_reader
 from domain.registry import Department, Grid, Member, Organisation
 from workflows.clock import Clock, SystemClock
 from workflows.context import Context
@@ -18,6 +19,7 @@ class Registry(Context):
         super().__init__(env)
         self.clock = clock or SystemClock()
         self.engine = Engine(self)
+        self.verified_claims = None  # member id -> its verified claims: api/wiring.py installs the query
 
     def register(self, meta: Meta, what: str, aggregate_id: UUID, **fields) -> Outcome:
         """Register a grid, organisation, member or department; a repeated id returns the first."""
@@ -59,6 +61,34 @@ class Registry(Context):
                     unit.get(fields[name], cls)
                 except (NotFoundError, ValueError):
                     raise ValidationError(f"{name} names no registered {cls.__name__.lower()}") from None
+
+    def read(self, kind: str, record_id: str, actor: Actor | None):
+        """A registered record; a member's is read only by the member, its organisation and staff."""
+        record = self.find(record_id, kind)
+        if record is None:
+            raise NotFoundError(f"no {kind} {record_id}")
+        if kind == "member" and actor is not None:
+            member_reader(record, actor)
+        return record
+
+    def service_record(self, member_id: str, actor: Actor) -> dict:
+        """A member's verified claims and their hours (志愿服务记录)."""
+        self.read("member", member_id, actor)
+        rows = self.verified_claims(member_id)
+        return {"member_id": member_id, "total_hours": sum(r["hours"] for r in rows), "items": rows}
+
+    def organisation_for(self, actor: Actor, organisation_id: str | None, grid_id: str | None) -> str:
+        """Whose demand or venue this is: the caller's own organisation, or the one the operator
+        names; it and the grid must be registered."""
+        organisation_id = organisation_id if actor.role is Role.ADMIN else actor.id
+        self.require("organisation", organisation_id, "organisation_id names no registered organisation")
+        self.require("grid", grid_id, "grid_id names no registered grid")
+        return organisation_id
+
+    def require(self, kind: str, aggregate_id: str | None, message: str) -> None:
+        """A reference another context's command makes: ValidationError(message) unless registered."""
+        if not aggregate_id or self.find(aggregate_id, kind) is None:
+            raise ValidationError(message)
 
     def find(self, aggregate_id: UUID | str, kind: str):
         """The registered aggregate of this kind, or None."""

@@ -1,19 +1,21 @@
-"""The venues context: venues, their bookings, and each venue-day's schedule of confirmed slots."""
+"""The venues context: venues, their bookings, and each venue-day's schedule of confirmed slots;
+and what may be read of them, by whom (domain/readers.py), from the aggregates and the list."""
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from domain import reserving
-from domain.actors import Role
+from domain.actors import Actor, Role
 from domain.booking import LIFECYCLE as BOOKING_LIFECYCLE
 from domain.booking import Booking
 from domain.errors import DomainError, ForbiddenError
+from domain.readers import party, reads_all, staff
 from domain.schedule import VenueDay, day_id, free_intervals
 from domain.city import CITY_TZ
 from domain.venue import Venue
 from domain.venue import LIFECYCLE as VENUE_LIFECYCLE
 from workflows.context import Context
 from workflows.clock import Clock, SystemClock
-from workflows.commands import check_trigger, dispatch
+from workflows.commands import check_trigger
 from workflows.engine import A, Engine, Meta, Outcome, Unit, check_version, load
 
 FIRES = {"booking.no_show": "no_show", "booking.expire": "expire", "booking.complete": "complete"}
@@ -33,14 +35,19 @@ def _day_key(venue_id: UUID | str, starts_at: datetime) -> UUID:
 class Venues(Context):
     name = "venues"
 
-    def __init__(self, env=None, *, clock: Clock | None = None, grace: timedelta = timedelta(minutes=15)):
+    def __init__(self, env=None, *, clock: Clock | None = None, grace: timedelta = timedelta(minutes=15),
+                 registry=None):
         super().__init__(env)
-        self.clock, self.grace = clock or SystemClock(), grace
+        self.clock, self.grace, self.registry = clock or SystemClock(), grace, registry
         self.engine = Engine(self)
+        self.queries = None  # the list's queries: api/wiring.py installs them (workflows never import projections)
 
-    def share_venue(self, meta: Meta, venue_id: UUID, organisation_id: str, **fields) -> Outcome[Venue]:
+    def share_venue(self, meta: Meta, venue_id: UUID, organisation_id: str | None, **fields) -> Outcome[Venue]:
+        """An organisation shares its own venue; the operator names the organisation."""
         if meta.actor.role not in (Role.ORG, Role.ADMIN):
             raise ForbiddenError("venues are shared by organisations")
+        if self.registry is not None:
+            organisation_id = self.registry.organisation_for(meta.actor, organisation_id, fields.get("grid_id"))
 
         def command(unit: Unit) -> Venue:
             return unit.find(venue_id, Venue) or unit.add(Venue.share(venue_id, organisation_id, **fields))
@@ -54,7 +61,7 @@ class Venues(Context):
         def command(unit: Unit) -> Venue:
             venue = unit.get(venue_id, Venue)
             check_version(venue, if_match)
-            dispatch(getattr(venue, trigger), {"by": meta.actor, **fields})
+            venue.act(trigger, {**fields, "by": meta.actor})
             return venue
 
         return self.engine.execute(meta, command)
@@ -91,6 +98,27 @@ class Venues(Context):
             return booking
 
         return self.engine.execute(meta, command, key=_day_key(booked.venue_id, booked.starts_at))
+
+    # -- queries --------------------------------------------------------------------------------
+    def booking(self, booking_id: UUID, actor: Actor) -> Booking:
+        return party(load(self, booking_id, Booking), actor, "booking")
+
+    def directory(self, status: str = "active", grid: str | None = None, capacity: int | None = None,
+                  free_on: date | None = None, page: int = 1, page_size: int = 20):
+        return self.queries.search(status, grid, capacity, free_on, page, page_size)
+
+    def bookings_of_venue(self, venue_id: UUID, actor: Actor, day: date | None = None, page: int = 1,
+                          page_size: int = 50):
+        """All of them for the venue's organisation, admin and auditors; the caller's own for anyone else."""
+        venue = load(self, venue_id, Venue)
+        requester = None if reads_all(venue, actor) else (actor.id, actor.role.value)
+        return self.queries.bookings_of_venue(str(venue_id), requester, day, page, page_size)
+
+    def bookings_of_requester(self, actor: Actor, requester: str | None = None, page: int = 1, page_size: int = 50):
+        """A requester's bookings (the caller's own unless `requester` names another): of another's, the
+        caller sees those at its own venues (admin and auditors see all)."""
+        reader = None if staff(actor) else (actor.id, actor.role.value, actor.id if actor.role is Role.ORG else "")
+        return self.queries.bookings_of_requester(requester or actor.id, reader, page, page_size)
 
     def availability(self, venue_id: UUID, day: date) -> list[tuple[datetime, datetime]]:
         """Free intervals of a local day: open hours minus blackouts minus confirmed slots."""

@@ -35,7 +35,6 @@ def file(system: Linli, request: Request, body: bytes) -> dict:
     else:
         _post_demand(system, request, actor, request_id, found.category, text, place, given)
         notice = "需求已提交，平台审核通过后在需求大厅发布"
-    system.project()
     return {"service_request_id": str(request_id), "service_notice": notice, "account_id": None}
 
 

@@ -10,9 +10,9 @@ from api.routes.bodies import Instant
 from api.routes.common import MAX_POSITION, Filter, Position, System
 from domain.actors import Actor, Role
 from domain.errors import ForbiddenError, ValidationError
+from projections import audit
 from projections.audit import served_row
 from projections.chain import verify
-from projections.projector import iso
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -31,18 +31,8 @@ def events(_: Auditor, system: System, aggregate_id: Filter = None, actor: Filte
            type: Filter = None, since: Instant | None = None, until: Instant | None = None,
            after: Position = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict:
     """Cursor paging: pass the reply's `next_after` as `after` for the next page."""
-    where, params = ["seq > %s"], [after]
-    for column, value in (("aggregate_id", aggregate_id), ("actor_id", actor), ("type", type)):
-        if value is not None:
-            where.append(f"{column} = %s")
-            params.append(value)
-    for op, value in ((">=", since), ("<=", until)):
-        if value is not None:
-            where.append(f"at {op} %s")
-            params.append(iso(value))
-    rows = system.db.rows(f"SELECT * FROM audit_events WHERE {' AND '.join(where)} ORDER BY seq LIMIT %s",
-                          (*params, limit))
-    rows = [served_row(row, system.people) for row in rows]
+    rows = [served_row(row, system.people)
+            for row in audit.search(system.db, aggregate_id, actor, type, since, until, after, limit)]
     return {"items": rows, "next_after": rows[-1]["seq"] if len(rows) == limit else None}
 
 

@@ -7,16 +7,14 @@ from api.auth import CurrentActor
 from api.representations import claim
 from api.routes.bodies import ActionBody
 from api.routes.common import System, if_match, meta, reply
-from api.routes.readers import party
-from domain.claim import Claim
 
 router = APIRouter(prefix="/claims", tags=["claims"])
 
 
 @router.get("/{claim_id}")
 def get_claim(claim_id: UUID, actor: CurrentActor, system: System):
-    c = party(system.demands.get(claim_id, Claim), actor, "claim")
-    return reply(system, claim(c, actor), c.version)
+    c = system.demands.claim(claim_id, actor)
+    return reply(claim(c, actor), c.version)
 
 
 @router.post("/{claim_id}/actions/{trigger}")
@@ -25,4 +23,4 @@ def act_on_claim(claim_id: UUID, trigger: str, request: Request, actor: CurrentA
     fields = body.fields() if body else {}
     outcome = system.demands.act_on_claim(meta(request, actor, fields.get("reason")), claim_id, trigger,
                                           if_match(request), **fields)
-    return reply(system, claim(outcome.value, actor), outcome.value.version, 200, outcome, "demands")
+    return reply(claim(outcome.value, actor), outcome.value.version, 200, outcome, "demands")

@@ -65,13 +65,12 @@ def if_match(request: Request) -> int | None:
     return int(number)
 
 
-def reply(system: Linli, body: dict, version: int | None = None, status: int = 200,
-          outcome: Outcome | None = None, context: str | None = None) -> JSONResponse:
-    """A resource reply; a command's reply also carries its log position, after projecting it."""
-    if outcome is not None:
-        system.project()
-        if outcome.position is not None:
-            body = {**body, "position": f"{context}:{outcome.position}"}
+def reply(body: dict, version: int | None = None, status: int = 200, outcome: Outcome | None = None,
+          context: str | None = None) -> JSONResponse:
+    """A resource reply; a command's reply also carries its log position (the engine projected it
+    already: api/wiring.py installs inline projection as an after-commit hook)."""
+    if outcome is not None and outcome.position is not None:
+        body = {**body, "position": f"{context}:{outcome.position}"}
     headers = {"ETag": f'"{version}"'} if version is not None else None
     return JSONResponse(body, status, headers=headers)
 

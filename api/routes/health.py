@@ -36,17 +36,22 @@ def ready(system: System):
 
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(system: System) -> str:
+    return prometheus(_lag(system), _stopped(system))
+
+
+def prometheus(lag: dict, stops: list[dict]) -> str:
+    """The read models' positions, lags and stops in Prometheus' text format."""
     lines = ["# TYPE linli_log_head gauge", "# TYPE linli_projection_position gauge",
              "# TYPE linli_projection_lag_events gauge", "# TYPE linli_projection_lag_seconds gauge",
              "# TYPE linli_projection_stopped gauge"]
-    for view, contexts in _lag(system).items():
+    for view, contexts in lag.items():
         for context, figures in contexts.items():
             labels = f'view="{view}",context="{context}"'
             lines.append(f'linli_log_head{{context="{context}"}} {figures["head"]}')
             lines.append(f"linli_projection_position{{{labels}}} {figures['position']}")
             lines.append(f"linli_projection_lag_events{{{labels}}} {figures['lag']}")
             lines.append(f"linli_projection_lag_seconds{{{labels}}} {figures['lag_seconds']}")
-    for stop in _stopped(system):
+    for stop in stops:
         error = stop["error"].partition(":")[0]
         lines.append(f'linli_projection_stopped{{view="{stop["view"]}",context="{stop["context"]}",'
                      f'position="{stop["position"]}",event="{stop["event_type"]}",error="{error}"}} 1')

@@ -9,8 +9,6 @@ from api.erasure import erase_member
 from api.representations import registered
 from api.routes.bodies import Reason
 from api.routes.common import System, meta, new_id, reply
-from api.routes.readers import member_reader
-from domain.errors import NotFoundError
 
 router = APIRouter(tags=["registry"])
 Text = Annotated[str, Field(min_length=1, max_length=200)]
@@ -49,22 +47,18 @@ class NewDepartment(BaseModel):
 def _register(kind: str, body: BaseModel, request: Request, actor, system):
     fields = {name: getattr(body, name) for name in type(body).model_fields}
     outcome = system.registry.register(meta(request, actor), kind, new_id(request, actor), **fields)
-    return reply(system, registered(outcome.value, actor), outcome.value.version, 201, outcome, "registry")
+    return reply(registered(outcome.value, actor), outcome.value.version, 201, outcome, "registry")
 
 
 def _read(kind: str, record_id: str, actor, system):
     """Organisations, grids and departments are shown by name on the public board, venues and
     catalogue: without a token, a record's name is all there is to read. A member's record is
     personal: only the member, the member's organisation, admin and auditors read it."""
-    record = system.registry.find(record_id, kind)
-    if record is None:
-        raise NotFoundError(f"no {kind} {record_id}")
+    record = system.registry.read(kind, record_id, actor)
     if actor is None:
         public = {"id", "status", "version", "allowed_actions", "name"}
-        return reply(system, {k: v for k, v in registered(record, None).items() if k in public}, record.version)
-    if kind == "member":
-        member_reader(record, actor)
-    return reply(system, registered(record, actor), record.version)
+        return reply({k: v for k, v in registered(record, None).items() if k in public}, record.version)
+    return reply(registered(record, actor), record.version)
 
 
 @router.post("/grids", status_code=201)

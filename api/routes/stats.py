@@ -4,7 +4,7 @@ from weakref import WeakKeyDictionary
 from fastapi import APIRouter, Response
 
 from api.routes.common import CaughtUp, System
-from projections.stats import answer
+from projections.stats import answer, positions
 
 router = APIRouter(tags=["stats"])
 
@@ -17,8 +17,7 @@ ANSWERS: "WeakKeyDictionary[object, tuple[tuple, bytes]]" = WeakKeyDictionary()
 
 @router.get("/stats")
 def stats(system: System, _: CaughtUp = None) -> Response:
-    moved = tuple((r["view"], r["context"], r["position"]) for r in system.db.rows(
-        "SELECT view, context, position FROM tracking WHERE view IN ('stats', 'services') ORDER BY view, context"))
+    moved = positions(system.db)
     cached = ANSWERS.get(system)
     if cached is None or cached[0] != moved:
         cached = ANSWERS[system] = (moved, answer(system.db))

@@ -1,6 +1,4 @@
 """Venues (场地共享): share, list, read, availability, book, and act on them."""
-import json
-from datetime import date, datetime, time
 from typing import Annotated
 from uuid import UUID
 
@@ -11,11 +9,6 @@ from api.auth import CurrentActor, MaybeActor
 from api.representations import booking, booking_row, venue, venue_row
 from api.routes.bodies import ActionBody, Day, Instant
 from api.routes.common import CaughtUp, Filter, Page, PageSize, System, if_match, meta, new_id, reply
-from api.routes.readers import own_rows, staff
-from domain.actors import Role
-from domain.city import CITY_TZ
-from domain.errors import ValidationError
-from domain.schedule import free_intervals
 from domain.venue import Venue
 
 router = APIRouter(prefix="/venues", tags=["venues"])
@@ -55,34 +48,10 @@ class NewBooking(BaseModel):
 
 @router.post("", status_code=201)
 def share_venue(body: NewVenue, request: Request, actor: CurrentActor, system: System):
-    organisation_id = body.organisation_id if actor.role is Role.ADMIN else actor.id
-    if actor.role in (Role.ORG, Role.ADMIN):
-        if not organisation_id or system.registry.find(organisation_id, "organisation") is None:
-            raise ValidationError("organisation_id names no registered organisation")
-        if system.registry.find(body.grid_id, "grid") is None:
-            raise ValidationError("grid_id names no registered grid")
-    fields = body.model_dump(exclude={"organisation_id"}, include=set(NewVenue.model_fields))
-    fields["blackouts"] = [b.model_dump() for b in body.blackouts]
-    outcome = system.venues.share_venue(meta(request, actor), new_id(request, actor), organisation_id or "", **fields)
-    return reply(system, venue(outcome.value, actor), outcome.value.version, 201, outcome, "venues")
-
-
-def _free_on(system, rows: list[dict], day: date) -> list[dict]:
-    """Venues with some free time on a local day: open hours minus blackouts minus held slots."""
-    held: dict[str, list] = {}
-    for b in system.db.rows("SELECT venue_id, starts_at, ends_at FROM bookings "
-                            "WHERE day = %s AND status IN ('confirmed', 'checked_in')", (day.isoformat(),)):
-        held.setdefault(b["venue_id"], []).append((datetime.fromisoformat(b["starts_at"]),
-                                                   datetime.fromisoformat(b["ends_at"])))
-    found = []
-    for row in rows:
-        opens = datetime.combine(day, time.fromisoformat(row["opens_at"]), CITY_TZ)
-        closes = datetime.combine(day, time.fromisoformat(row["closes_at"]), CITY_TZ)
-        taken = held.get(row["id"], []) + [(datetime.fromisoformat(b["starts_at"]), datetime.fromisoformat(b["ends_at"]))
-                                           for b in json.loads(row["blackouts"])]
-        if free_intervals(opens, closes, taken):
-            found.append(row)
-    return found
+    fields = {**body.model_dump(exclude={"organisation_id"}, include=set(NewVenue.model_fields)),
+              "blackouts": [b.model_dump() for b in body.blackouts]}
+    outcome = system.venues.share_venue(meta(request, actor), new_id(request, actor), body.organisation_id, **fields)
+    return reply(venue(outcome.value, actor), outcome.value.version, 201, outcome, "venues")
 
 
 @router.get("")
@@ -91,29 +60,14 @@ def list_venues(actor: MaybeActor, system: System, grid: Filter = None,
                 free_on: Annotated[Day | None, Query(description="has free time on this local date")] = None,
                 status: Annotated[str, Query(max_length=200)] = "active", page: Page = 1,
                 page_size: PageSize = 20, _: CaughtUp = None) -> dict:
-    where, params = ["status = %s"], [status]
-    if grid is not None:
-        where.append("grid_id = %s")
-        params.append(grid)
-    if capacity is not None:
-        where.append("capacity >= %s")
-        params.append(capacity)
-    clause = " AND ".join(where)
-    if free_on is None:
-        total = system.db.rows(f"SELECT COUNT(*) AS n FROM venues WHERE {clause}", params)[0]["n"]
-        rows = system.db.rows(f"SELECT * FROM venues WHERE {clause} ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
-                              (*params, page_size, (page - 1) * page_size))
-    else:
-        matching = _free_on(system, system.db.rows(f"SELECT * FROM venues WHERE {clause} ORDER BY created_at DESC, id",
-                                                   params), free_on)
-        total, rows = len(matching), matching[(page - 1) * page_size: page * page_size]
-    return {"items": [venue_row(r, actor) for r in rows], "total": total, "page": page, "page_size": page_size}
+    found = system.venues.directory(status, grid, capacity, free_on, page, page_size)
+    return found.body(lambda row: venue_row(row, actor))
 
 
 @router.get("/{venue_id}")
 def get_venue(venue_id: UUID, actor: MaybeActor, system: System):
     v = system.venues.get(venue_id, Venue)
-    return reply(system, venue(v, actor), v.version)
+    return reply(venue(v, actor), v.version)
 
 
 @router.get("/{venue_id}/availability")
@@ -130,14 +84,14 @@ def act_on_venue(venue_id: UUID, trigger: str, request: Request, actor: CurrentA
     fields = body.fields() if body else {}
     outcome = system.venues.act_on_venue(meta(request, actor, fields.get("reason")), venue_id, trigger,
                                          if_match(request), **fields)
-    return reply(system, venue(outcome.value, actor), outcome.value.version, 200, outcome, "venues")
+    return reply(venue(outcome.value, actor), outcome.value.version, 200, outcome, "venues")
 
 
 @router.post("/{venue_id}/bookings", status_code=201)
 def book(venue_id: UUID, body: NewBooking, request: Request, actor: CurrentActor, system: System):
     outcome = system.venues.book(meta(request, actor), new_id(request, actor), venue_id, body.starts_at,
                                  body.ends_at, body.attendees, body.purpose)
-    return reply(system, booking(outcome.value, actor), outcome.value.version, 201, outcome, "venues")
+    return reply(booking(outcome.value, actor), outcome.value.version, 201, outcome, "venues")
 
 
 @router.get("/{venue_id}/bookings")
@@ -145,14 +99,5 @@ def bookings_of_venue(venue_id: UUID, actor: CurrentActor, system: System,
                       day: Annotated[Day | None, Query(alias="date")] = None, page: Page = 1,
                       page_size: PageSize = 50, _: CaughtUp = None) -> dict:
     """All of them for the venue's organisation, admin and auditors; the caller's own for anyone else."""
-    v = system.venues.get(venue_id, Venue)
-    where, params = "venue_id = %s", [str(venue_id)]
-    if not (staff(actor) or "owner" in v.relations(actor)):
-        mine, more = own_rows(actor, "requester_id", "requester_role")
-        where, params = f"{where} AND {mine}", params + more
-    if day is not None:
-        where, params = where + " AND day = %s", params + [day.isoformat()]
-    total = system.db.rows(f"SELECT COUNT(*) AS n FROM bookings WHERE {where}", params)[0]["n"]
-    rows = system.db.rows(f"SELECT * FROM bookings WHERE {where} ORDER BY starts_at, id LIMIT %s OFFSET %s",
-                          (*params, page_size, (page - 1) * page_size))
-    return {"items": [booking_row(r, actor) for r in rows], "total": total, "page": page, "page_size": page_size}
+    found = system.venues.bookings_of_venue(venue_id, actor, day, page, page_size)
+    return found.body(lambda row: booking_row(row, actor))

@@ -21,16 +21,15 @@ Pools stay small (PostgreSQL allows 100 connections and other suites share the s
 parent runs with pool_size=2, each process with pool_size=1; processes build their systems one
 at a time (see test_slot_race: building several at one instant is a separate, known failure).
 """
-import multiprocessing
-import queue
-import traceback
 from collections import Counter
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
 
 from domain.city import CITY_TZ
 from domain.service_request import ServiceRequest
+from tests.concurrency.harness import Processes
 from tests.support import Api, new_system
 
 pytestmark = pytest.mark.postgres
@@ -40,81 +39,20 @@ ROUNDS = 2
 ONE_DAY, TWO_DAYS = 15, 10
 TICKS_PER_PHASE = 2
 WORKER_POOL_SIZE = 1
-TIMEOUT = 180
 MONDAY = datetime(2026, 6, 8, 9, 0, tzinfo=CITY_TZ)
 # (name, time after the round's Monday 09:00)
 PHASES = [("warning", timedelta(hours=20)), ("breach", timedelta(days=3, hours=3))]
 
 
 # -- the timer processes -----------------------------------------------------------------------------
-def _timer_loop(index: int, pg_url: str, schema: str, startup, barrier, tasks, results) -> None:
-    """One process with its own system: per task, set the clock, wait for the other loop, run the timers."""
-    system = None
-    try:
-        with startup:
-            system = new_system(database_url=pg_url, database_schema=schema, pool_size=WORKER_POOL_SIZE)
-        results.put(("ready", index, None))
-        while (when := tasks.get()) is not None:
-            system.clock.set(when)
-            barrier.wait(timeout=TIMEOUT)
-            fired = [system.timers.tick() for _ in range(TICKS_PER_PHASE)]
-            results.put(("done", index, fired))
-    except BaseException:  # noqa: BLE001 - report everything to the parent
-        results.put(("error", index, traceback.format_exc()))
-    finally:
-        if system is not None:
-            system.shutdown()
+@contextmanager
+def ticking(system):
+    """Per phase: set this process's clock, then run the timers (tests/concurrency/harness.py)."""
+    def run(when: datetime) -> list[int]:
+        system.clock.set(when)
+        return [system.timers.tick() for _ in range(TICKS_PER_PHASE)]
 
-
-class TimerLoops:
-    """PROCESSES spawned timer loops that stay up across phases and rounds."""
-
-    def __init__(self, pg_url: str, schema: str):
-        ctx = multiprocessing.get_context("spawn")
-        self.barrier = ctx.Barrier(PROCESSES)
-        self.results = ctx.Queue()
-        self.tasks = [ctx.Queue() for _ in range(PROCESSES)]
-        self.startup = ctx.Lock()  # held by us: a lock nobody references is gone before a child unpickles it
-        self.procs = [ctx.Process(target=_timer_loop, daemon=True, args=(
-            i, pg_url, schema, self.startup, self.barrier, self.tasks[i], self.results))
-            for i in range(PROCESSES)]
-
-    def __enter__(self) -> "TimerLoops":
-        for p in self.procs:
-            p.start()
-        assert sorted(self._collect("ready")) == list(range(PROCESSES))
-        return self
-
-    def _collect(self, kind: str) -> dict[int, object]:
-        found = {}
-        while len(found) < PROCESSES:
-            try:
-                got, index, payload = self.results.get(timeout=TIMEOUT)
-            except queue.Empty:
-                pytest.fail(f"timer processes did not answer in {TIMEOUT}s (got {sorted(found)})")
-            if got == "error":
-                self.barrier.abort()
-                pytest.fail(f"timer process {index} failed:\n{payload}")
-            assert got == kind, (got, index)
-            found[index] = payload
-        return found
-
-    def run_at(self, when: datetime) -> list[list[int]]:
-        """Both loops run their timers at `when`, starting together; what each fired per tick."""
-        for q in self.tasks:
-            q.put(when)
-        done = self._collect("done")
-        return [done[i] for i in range(PROCESSES)]
-
-    def __exit__(self, *exc) -> None:
-        for q in self.tasks:
-            q.put(None)
-        for p in self.procs:
-            p.join(timeout=30)
-        for p in self.procs:
-            if p.is_alive():
-                p.kill()
-                p.join(timeout=5)
+    yield run
 
 
 # -- the parent ------------------------------------------------------------------------------------------
@@ -161,7 +99,7 @@ def test_two_timer_loops_at_once_warn_and_breach_each_overdue_request_exactly_on
     before = sla_events(api)
     assert before == {}
 
-    with TimerLoops(pg_url, pg_schema) as loops:
+    with Processes(PROCESSES, pg_url, pg_schema, ticking, WORKER_POOL_SIZE) as loops:
         for n in range(ROUNDS):
             monday = MONDAY + timedelta(weeks=n)
             api.clock.set(monday)
@@ -174,7 +112,7 @@ def test_two_timer_loops_at_once_warn_and_breach_each_overdue_request_exactly_on
             ours = [*one_day, *two_days, paused]
 
             # phase 1: only the one-day requests are past 75 %
-            fired = loops.run_at(monday + PHASES[0][1])
+            fired = loops.run([monday + PHASES[0][1]] * PROCESSES)
             seen = counts(sla_events(api), ours)
             assert {r: seen[r] for r in one_day} == {r: Counter(SlaWarning=1) for r in one_day}, f"round {n}"
             assert {r: seen[r] for r in [*two_days, paused]} == {r: Counter() for r in [*two_days, paused]}
@@ -182,7 +120,7 @@ def test_two_timer_loops_at_once_warn_and_breach_each_overdue_request_exactly_on
             assert all(ticks[1:] == [0] * (TICKS_PER_PHASE - 1) for ticks in fired), fired
 
             # phase 2: every running request is past due; the two-day ones are warned and breached in one run
-            fired = loops.run_at(monday + PHASES[1][1])
+            fired = loops.run([monday + PHASES[1][1]] * PROCESSES)
             events = sla_events(api)
             seen = counts(events, ours)
             expected = {r: Counter(SlaWarning=1, SlaBreached=1) for r in [*one_day, *two_days]}

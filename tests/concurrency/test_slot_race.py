@@ -21,10 +21,9 @@ below are about bookings, not start-up.
 Pools stay small: PostgreSQL allows 100 connections and other suites share the server, so
 each worker runs with pool_size=1 (one connection for its event stores and read models alike).
 """
-import multiprocessing
-import queue
 import traceback
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -35,7 +34,8 @@ import pytest
 from domain.booking import Booking
 from domain.schedule import VenueDay, day_id, free_intervals
 from domain.venue import CITY_TZ, Venue
-from tests.support import START, Api, Party, new_system, system_when_room
+from tests.concurrency.harness import Processes
+from tests.support import START, Api, Party, new_system
 
 pytestmark = pytest.mark.postgres
 
@@ -45,7 +45,6 @@ PER_WORKER = 5
 APPROVERS = 10
 WORKERS = max(BOOKING_WORKERS, APPROVERS)
 WORKER_POOL_SIZE = 1
-TIMEOUT = 120
 
 # (start, end) as local HH:MM; every pair contains 11:00–11:30, so any two overlap
 STARTS = ["09:00", "09:30", "10:00", "10:30", "11:00"]
@@ -65,97 +64,31 @@ def _answer(response) -> dict:
 
 
 
-def _worker(index: int, pg_url: str, schema: str, barrier, startup, tasks, results) -> None:
-    """Serve the API on its own system; per task wait on the barrier, then POST the task's requests.
+@contextmanager
+def serving(system):
+    """A worker serves the API on its own system; per round it POSTs its task's requests
+    (tests/concurrency/harness.py)."""
+    assert system.clock.now() == START
+    with Api.serving(system) as api:
+        def run(task: list[tuple[str, dict, dict]]) -> list[dict]:
+            answers = []
+            for path, body, headers in task:
+                try:
+                    answers.append(_answer(api.client.post(path, json=body, headers=headers)))
+                except Exception:  # noqa: BLE001 - TestClient re-raises server errors: a 500
+                    answers.append({"status": 500, "content_type": "", "body": {"raw": traceback.format_exc()}})
+            return answers
 
-    `startup` is a lock held while the system is built (None: build at once, racing the others)."""
-    system = None
-    try:
-        if startup is None:
-            barrier.wait(timeout=TIMEOUT)
-            system = system_when_room(pg_url, schema, WORKER_POOL_SIZE)
-        else:
-            with startup:
-                system = system_when_room(pg_url, schema, WORKER_POOL_SIZE)
-        assert system.clock.now() == START
-        with Api.serving(system) as api:
-            results.put(("ready", index, None))
-            while (task := tasks.get()) is not None:
-                barrier.wait(timeout=TIMEOUT)
-                answers = []
-                for path, body, headers in task:
-                    try:
-                        answers.append(_answer(api.client.post(path, json=body, headers=headers)))
-                    except Exception:  # noqa: BLE001 - TestClient re-raises server errors: a 500
-                        answers.append({"status": 500, "content_type": "",
-                                        "body": {"raw": traceback.format_exc()}})
-                results.put(("done", index, answers))
-    except BaseException:  # noqa: BLE001 - report everything to the parent
-        results.put(("error", index, traceback.format_exc()))
-    finally:
-        if system is not None:
-            system.shutdown()
+        yield run
 
 
-class Workers:
-    """n spawned worker processes that stay up across rounds."""
+def workers(n: int, pg_url: str, schema: str, start_together: bool = False) -> Processes:
+    return Processes(n, pg_url, schema, serving, WORKER_POOL_SIZE, start_together)
 
-    def __init__(self, n: int, pg_url: str, schema: str, start_together: bool = False):
-        ctx = multiprocessing.get_context("spawn")
-        self.n = n
-        self.barrier = ctx.Barrier(n)
-        self.startup = None if start_together else ctx.Lock()  # kept: the children unpickle it
-        self.results = ctx.Queue()
-        self.tasks = [ctx.Queue() for _ in range(n)]
-        self.procs = [ctx.Process(target=_worker, daemon=True,
-                                  args=(i, pg_url, schema, self.barrier, self.startup, self.tasks[i],
-                                        self.results))
-                      for i in range(n)]
 
-    def __enter__(self) -> "Workers":
-        for p in self.procs:
-            p.start()
-        ready = self._collect("ready")
-        assert sorted(ready) == list(range(self.n))
-        return self
-
-    def _collect(self, kind: str) -> dict[int, object]:
-        found = {}
-        waited = 0.0
-        while len(found) < self.n:
-            try:
-                got, index, payload = self.results.get(timeout=1)
-            except queue.Empty:
-                waited += 1
-                dead = [i for i, p in enumerate(self.procs) if p.exitcode is not None and i not in found]
-                if dead or waited > TIMEOUT:
-                    self.barrier.abort()
-                    pytest.fail(f"workers {dead} died / no answer in {waited:.0f}s (got {sorted(found)})")
-                continue
-            if got == "error":
-                self.barrier.abort()
-                pytest.fail(f"worker {index} failed:\n{payload}")
-            assert got == kind, (got, index)
-            found[index] = payload
-        return found
-
-    def run(self, tasks: list[list[tuple[str, dict, dict]]]) -> list[dict]:
-        """Give worker i tasks[i]; all start together; returns every answer."""
-        assert len(tasks) == self.n
-        for q, task in zip(self.tasks, tasks, strict=True):
-            q.put(task)
-        done = self._collect("done")
-        return [answer for i in range(self.n) for answer in done[i]]
-
-    def __exit__(self, *exc) -> None:
-        for q in self.tasks:
-            q.put(None)
-        for p in self.procs:
-            p.join(timeout=30)
-        for p in self.procs:
-            if p.is_alive():
-                p.kill()
-                p.join(timeout=5)
+def answers_of(workers: Processes, tasks: list) -> list[dict]:
+    """Give worker i tasks[i]; all start together; every answer."""
+    return [answer for answers in workers.run(tasks) for answer in answers]
 
 
 # -- helpers in the parent ----------------------------------------------------------------------
@@ -236,7 +169,7 @@ class Cluster:
     owner: Party  # owns every venue
     members: list[Party]  # 30 requesters, one per request of a round
     early: Party  # books the unrelated evening slot of odd rounds
-    workers: Workers
+    workers: Processes
 
 
 @pytest.fixture(scope="module")
@@ -251,8 +184,8 @@ def cluster(pg_url):
             owner = api.org()
             members = [api.member(org=owner) for _ in range(BOOKING_WORKERS * PER_WORKER)]
             early = api.member(org=owner)
-            with Workers(WORKERS, pg_url, schema) as workers:
-                yield Cluster(api, owner, members, early, workers)
+            with workers(WORKERS, pg_url, schema) as started:
+                yield Cluster(api, owner, members, early, started)
     finally:
         system.shutdown()
         with psycopg.connect(pg_url, autocommit=True) as conn:
@@ -281,7 +214,7 @@ def test_overlapping_requests_from_six_processes_confirm_exactly_one(cluster):
                    members[w * PER_WORKER + k].headers) for k in range(PER_WORKER)]
                  for w in range(BOOKING_WORKERS)]
         # six processes post; the pool's other workers pass the barrier with nothing to do
-        answers = cluster.workers.run(tasks + [[]] * (WORKERS - BOOKING_WORKERS))
+        answers = answers_of(cluster.workers, tasks + [[]] * (WORKERS - BOOKING_WORKERS))
 
         assert len(answers) == BOOKING_WORKERS * PER_WORKER
         assert not [a for a in answers if a["status"] >= 500], f"round {n}: {summary(answers)}"
@@ -319,7 +252,7 @@ def test_concurrent_approvals_of_overlapping_requests_confirm_exactly_one(cluste
             requested.append(b["id"])
 
         tasks = [[(f"/bookings/{b}/actions/approve", {}, owner.headers)] for b in requested]
-        answers = cluster.workers.run(tasks)
+        answers = answers_of(cluster.workers, tasks)
 
         assert not [a for a in answers if a["status"] >= 500], f"round {n}: {summary(answers)}"
         won = [a for a in answers if a["status"] == 200]
@@ -346,5 +279,5 @@ def test_processes_starting_at_the_same_moment_all_come_up(pg_url, pg_schema):
     The event store's start-up DDL (CREATE OR REPLACE FUNCTION, run by every process each time)
     must not make one of them die with "tuple concurrently updated"."""
     new_system(database_url=pg_url, database_schema=pg_schema, pool_size=1).shutdown()  # the tables exist
-    with Workers(BOOKING_WORKERS, pg_url, pg_schema, start_together=True):
+    with workers(BOOKING_WORKERS, pg_url, pg_schema, start_together=True):
         pass

@@ -23,12 +23,10 @@ Pools stay small (PostgreSQL allows 100 connections and other suites share the s
 parent runs with pool_size=2, each process with pool_size=1; processes build their systems one
 at a time (see test_slot_race: building several at one instant is a separate, known failure).
 """
-import multiprocessing
-import queue
-import traceback
 from collections import Counter
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from uuid import UUID, uuid4
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import pytest
 
@@ -38,7 +36,8 @@ from domain.claim import Claim
 from domain.demand import Demand
 from domain.schedule import VenueDay, day_id
 from domain.venue import CITY_TZ
-from tests.support import START, new_system, system_when_room
+from tests.concurrency.harness import Processes
+from tests.support import START, new_system
 from workflows.engine import Meta
 
 pytestmark = pytest.mark.postgres
@@ -47,84 +46,24 @@ PROCESSES = 2
 ROUNDS = 2
 TICKS = 3
 WORKER_POOL_SIZE = 1
-TIMEOUT = 180
 ROUND_GAP = timedelta(days=10)
 LATE = timedelta(days=5)  # after the round's base time: past every deadline of the round
 
-OWNER = Actor("org-timer-owner", Role.ORG)
+OWNER = Actor(str(uuid5(NAMESPACE_URL, "linli-test:org-timer-owner")), Role.ORG)
+GRID = str(uuid5(NAMESPACE_URL, "linli-test:grid-timer"))
 ADMIN = Actor("admin", Role.ADMIN)
 MEMBERS = [Actor(f"member-timer-{n}", Role.MEMBER) for n in range(10)]
 
 
 # -- the timer processes -----------------------------------------------------------------------------
+@contextmanager
+def ticking(system):
+    """Per round: set this process's clock, then run the timers TICKS times (tests/concurrency/harness.py)."""
+    def run(when: datetime) -> list[int]:
+        system.clock.set(when)
+        return [system.timers.tick() for _ in range(TICKS)]
 
-def _timer_loop(index: int, pg_url: str, schema: str, startup, barrier, tasks, results) -> None:
-    """Per task: set this process's clock, wait for the other loop, run the timers TICKS times."""
-    system = None
-    try:
-        with startup:
-            system = system_when_room(pg_url, schema, WORKER_POOL_SIZE)
-        results.put(("ready", index, None))
-        while (when := tasks.get()) is not None:
-            system.clock.set(when)
-            barrier.wait(timeout=TIMEOUT)
-            fired = [system.timers.tick() for _ in range(TICKS)]
-            results.put(("done", index, fired))
-    except BaseException:  # noqa: BLE001 - report everything to the parent
-        results.put(("error", index, traceback.format_exc()))
-    finally:
-        if system is not None:
-            system.shutdown()
-
-
-class TimerLoops:
-    def __init__(self, pg_url: str, schema: str):
-        ctx = multiprocessing.get_context("spawn")
-        self.startup, self.barrier, self.results = ctx.Lock(), ctx.Barrier(PROCESSES), ctx.Queue()
-        self.tasks = [ctx.Queue() for _ in range(PROCESSES)]
-        self.procs = [ctx.Process(target=_timer_loop, daemon=True,
-                                  args=(i, pg_url, schema, self.startup, self.barrier, self.tasks[i],
-                                        self.results))
-                      for i in range(PROCESSES)]
-
-    def __enter__(self) -> "TimerLoops":
-        for p in self.procs:
-            p.start()
-        self._collect("ready")
-        return self
-
-    def _collect(self, kind: str) -> dict[int, object]:
-        found, waited = {}, 0
-        while len(found) < PROCESSES:
-            try:
-                got, index, payload = self.results.get(timeout=1)
-            except queue.Empty:
-                waited += 1
-                dead = [i for i, p in enumerate(self.procs) if p.exitcode is not None and i not in found]
-                if dead or waited > TIMEOUT:
-                    self.barrier.abort()
-                    pytest.fail(f"timer processes {dead} died / no answer in {waited}s (got {sorted(found)})")
-                continue
-            if got == "error":
-                self.barrier.abort()
-                pytest.fail(f"timer process {index} failed:\n{payload}")
-            assert got == kind, (got, index)
-            found[index] = payload
-        return found
-
-    def tick_at(self, when: datetime) -> dict[int, list[int]]:
-        for q in self.tasks:
-            q.put(when)
-        return self._collect("done")
-
-    def __exit__(self, *exc) -> None:
-        for q in self.tasks:
-            q.put(None)
-        for p in self.procs:
-            p.join(timeout=30)
-            if p.is_alive():
-                p.kill()
-                p.join(timeout=5)
+    yield run
 
 
 # -- preparing a round in the parent -------------------------------------------------------------------
@@ -132,10 +71,17 @@ def local(day, hhmm: str) -> datetime:
     return datetime.combine(day, datetime.strptime(hhmm, "%H:%M").time(), CITY_TZ)
 
 
+def register_owner(system) -> None:
+    """The owner's organisation and grid, as the applications check references (a repeat does nothing)."""
+    system.registry.register(Meta(ADMIN), "grid", UUID(GRID), code="GT", name="计时网格", type="街区型", district="鼓楼区")
+    system.registry.register(Meta(ADMIN), "organisation", UUID(OWNER.id), name="计时党委", kind="党组织", grid_id=GRID,
+                             district="鼓楼区")
+
+
 def share_venue(system, requires_approval: bool) -> UUID:
     venue_id = uuid4()
     system.venues.share_venue(Meta(OWNER), venue_id, OWNER.id, name="鼓楼区党群服务中心多功能厅", address="鼓楼区东街1号",
-                              grid_id="grid-1", capacity=50, opens_at="08:00", closes_at="21:00",
+                              grid_id=GRID, capacity=50, opens_at="08:00", closes_at="21:00",
                               requires_approval=requires_approval, min_notice_hours=2, max_advance_days=30,
                               cancel_lock_hours=24, blackouts=[])
     return venue_id
@@ -154,7 +100,7 @@ def post_open_demand(system, base: datetime, n: int) -> UUID:
     deadline = base + timedelta(days=1, minutes=n)
     starts_at = base + timedelta(days=2, minutes=n)
     system.demands.post_demand(Meta(OWNER), demand_id, OWNER.id, title="社区助老志愿服务", description="陪伴老人",
-                               category="助老服务", grid_id="grid-1", needed=2, claim_deadline=deadline,
+                               category="助老服务", grid_id=GRID, needed=2, claim_deadline=deadline,
                                starts_at=starts_at, ends_at=starts_at + timedelta(hours=3),
                                auto_confirm=False)
     system.demands.act_on_demand(Meta(OWNER), demand_id, "submit")
@@ -168,6 +114,7 @@ SLOTS = [("09:00", "10:00"), ("10:30", "11:30"), ("12:00", "13:00"), ("14:00", "
 def prepare_round(system, base: datetime) -> dict[str, list[UUID]]:
     """The round's aggregates, by what the timers must do to them. `base` is the parent's clock."""
     system.clock.set(base)
+    register_owner(system)
     day = (base.astimezone(CITY_TZ) + timedelta(days=2)).date()
     made: dict[str, list[UUID]] = {"no_show": [], "expire": [], "complete": [], "demand_expire": [],
                                    "claim_no_show": [], "demand_kept": []}
@@ -209,14 +156,14 @@ def stored_events(system) -> list:
 def test_two_timer_loops_fire_each_deadline_exactly_once(pg_url, pg_schema):
     system = new_system(database_url=pg_url, database_schema=pg_schema, pool_size=2)
     try:
-        with TimerLoops(pg_url, pg_schema) as loops:
+        with Processes(PROCESSES, pg_url, pg_schema, ticking, WORKER_POOL_SIZE) as loops:
             for r in range(ROUNDS):
                 base = START + r * ROUND_GAP
                 made = prepare_round(system, base)
                 late = base + LATE
                 assert system.timers.deadlines.due(base, limit=1000) == []  # nothing of this round due yet
 
-                fired = loops.tick_at(late)
+                fired = loops.run([late] * PROCESSES)
 
                 events = stored_events(system)
                 count = Counter((type(e), e.originator_id) for e in events)
@@ -233,7 +180,7 @@ def test_two_timer_loops_fire_each_deadline_exactly_once(pg_url, pg_schema):
                 timer_kinds = tuple(expect)
                 this_round = {i for ids in made.values() for i in ids}
                 total = sum(len(ids) for ids in expect.values())
-                assert sum(map(sum, fired.values())) == total, f"round {r}: fired {fired}, expected {total}"
+                assert sum(map(sum, fired)) == total, f"round {r}: fired {fired}, expected {total}"
                 assert sum(isinstance(e, timer_kinds) for e in events) == total * (r + 1)
 
                 # every timer event names the system as actor and the event that set its deadline as

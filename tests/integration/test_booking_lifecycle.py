@@ -11,7 +11,7 @@ from domain.actors import SYSTEM
 from domain.booking import LIFECYCLE
 from domain.city import CITY_TZ
 from domain.errors import GuardFailedError, TransitionNotAllowedError
-from tests.support import ACTION_BODIES, START, Party
+from tests.support import ACTION_BODIES, START, Party, expect_problem
 from workflows.engine import Meta
 
 GRACE = timedelta(minutes=15)
@@ -25,15 +25,6 @@ SYSTEM_ONLY = [r.trigger for r in LIFECYCLE.rows if r.roles == {"system"}]
 # -- helpers ---------------------------------------------------------------------------------------
 def at(value: str) -> datetime:
     return datetime.fromisoformat(value)
-
-
-def problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
-    body = response.json()
-    assert body["type"] == f"/problems/{slug}", body
-    assert body["status"] == status
-    return body
 
 
 def caller(api, who: str, owner: Party, requester: Party) -> Party:
@@ -154,7 +145,7 @@ def test_each_transition_is_refused_from_every_state_it_does_not_leave(api, trig
         assert refused.value.current == state
     else:
         response = api.post(f"/bookings/{booking['id']}/actions/{trigger}", body_of(trigger), owner)
-        body = problem(response, 409, "invalid-transition")
+        body = expect_problem(response, 409, "invalid-transition")
         assert body["current_status"] == state
         assert body["allowed_actions"] == LIFECYCLE.allowed(state, {"owner"})
     assert api.event_count() == before
@@ -184,10 +175,10 @@ def test_each_transition_is_forbidden_to_every_caller_the_table_does_not_name(ap
         response = api.post(f"/bookings/{booking['id']}/actions/{trigger}", body_of(trigger), by)
         if who == "anonymous":
             assert response.status_code == 401, (who, response.text)
-            problem(response, 401, "unauthenticated")
+            expect_problem(response, 401, "unauthenticated")
         else:
             assert response.status_code == 403, (who, response.text)
-            problem(response, 403, "forbidden")
+            expect_problem(response, 403, "forbidden")
     assert api.event_count() == before
     again = read(api, booking, owner)
     assert (again["status"], again["version"]) == (source, booking["version"])
@@ -209,9 +200,9 @@ def test_only_members_and_organisations_may_book_a_venue(api, who):
     body = {**api.slot(), "attendees": 5, "purpose": "会议"}
     response = api.post(f"/venues/{venue['id']}/bookings", body, by)
     if who == "anonymous":
-        problem(response, 401, "unauthenticated")
+        expect_problem(response, 401, "unauthenticated")
     else:
-        problem(response, 403, "forbidden")
+        expect_problem(response, 403, "forbidden")
     assert api.event_count() == before
     assert api.ok(api.get(f"/venues/{venue['id']}/bookings", owner))["total"] == 0
 
@@ -228,7 +219,7 @@ def test_each_caller_is_offered_exactly_the_actions_the_table_gives_them(api):
         assert listed[0]["allowed_actions"] == expected, who
     for who in ("other-org", "other-member", "dept"):
         by = caller(api, who, owner, requester)
-        problem(api.get(f"/bookings/{booking['id']}", by), 404, "not-found")
+        expect_problem(api.get(f"/bookings/{booking['id']}", by), 404, "not-found")
         assert api.ok(api.get(f"/venues/{venue['id']}/bookings", by))["items"] == [], who
 
 
@@ -251,7 +242,7 @@ def test_the_requester_may_not_cancel_within_the_cancel_lock_but_may_just_before
 
     api.clock.set(lock)
     before = api.event_count()
-    body = problem(api.post(f"/bookings/{booking['id']}/actions/cancel", {}, requester), 409, "guard-failed")
+    body = expect_problem(api.post(f"/bookings/{booking['id']}/actions/cancel", {}, requester), 409, "guard-failed")
     assert body["current_status"] == source
     assert api.event_count() == before
     assert read(api, booking, requester)["status"] == source
@@ -267,7 +258,7 @@ def test_the_venue_owner_may_cancel_inside_the_lock_but_only_with_a_reason(api, 
     api.clock.set(at(booking["starts_at"]) - timedelta(hours=1))
     before = api.event_count()
     for body in ({}, {"reason": "   "}):
-        problem(api.post(f"/bookings/{booking['id']}/actions/cancel", body, owner), 422, "validation")
+        expect_problem(api.post(f"/bookings/{booking['id']}/actions/cancel", body, owner), 422, "validation")
     assert api.event_count() == before
     cancelled = api.act("bookings", booking["id"], "cancel", owner, {"reason": "场地临时维修"})
     assert (cancelled["status"], cancelled["reason"]) == ("cancelled", "场地临时维修")
@@ -292,7 +283,7 @@ def test_check_in_is_open_from_15_minutes_before_the_start_until_the_grace_ends(
     if status == 200:
         assert api.ok(response)["status"] == "checked_in"
     else:
-        assert problem(response, 409, "guard-failed")["current_status"] == "confirmed"
+        assert expect_problem(response, 409, "guard-failed")["current_status"] == "confirmed"
         assert api.event_count() == before
 
 
@@ -313,7 +304,7 @@ def test_approving_a_request_that_overlaps_a_confirmed_booking_is_refused_as_slo
     second = api.book(venue, api.member(), **slot_at(api, *other))
     api.act("bookings", first["id"], "approve", owner)
     before = api.event_count()
-    problem(api.post(f"/bookings/{second['id']}/actions/approve", {}, owner), 409, "slot-taken")
+    expect_problem(api.post(f"/bookings/{second['id']}/actions/approve", {}, owner), 409, "slot-taken")
     assert api.event_count() == before
     assert read(api, second, owner)["status"] == "requested"
     assert api.act("bookings", second["id"], "reject", owner)["status"] == "rejected"
@@ -338,7 +329,7 @@ def test_a_booking_on_a_slot_already_taken_is_refused_when_the_venue_confirms_by
     before = api.event_count()
     response = api.post(f"/venues/{venue['id']}/bookings",
                         {**slot_at(api, "11:00", "13:00"), "attendees": 5, "purpose": "读书会"}, latecomer)
-    problem(response, 409, "slot-taken")
+    expect_problem(response, 409, "slot-taken")
     assert api.event_count() == before
     assert api.ok(api.get(f"/venues/{venue['id']}/bookings", owner))["total"] == 1
 
@@ -364,7 +355,7 @@ def test_a_no_show_releases_the_slot_so_an_overlapping_request_can_be_approved(a
     first = api.book(venue, api.member(), **slot_at(api, "10:00", "12:00"))
     later = api.book(venue, api.member(), **slot_at(api, "11:00", "13:00"))
     api.act("bookings", first["id"], "approve", owner)
-    problem(api.post(f"/bookings/{later['id']}/actions/approve", {}, owner), 409, "slot-taken")
+    expect_problem(api.post(f"/bookings/{later['id']}/actions/approve", {}, owner), 409, "slot-taken")
     day = first["starts_at"][:10]
     assert free(api, venue, day) == [("08:00", "10:00"), ("12:00", "21:00")]
 
@@ -402,7 +393,7 @@ def test_a_checked_in_booking_keeps_holding_its_slot(api):
     assert free(api, venue, booking["starts_at"][:10]) == [("08:00", "10:00"), ("12:00", "21:00")]
     response = api.post(f"/venues/{venue['id']}/bookings",
                         {**slot_at(api, "11:00", "12:00"), "attendees": 3, "purpose": "临时会议"}, api.member())
-    problem(response, 409, "slot-taken")
+    expect_problem(response, 409, "slot-taken")
 
 
 def test_a_booking_completed_early_frees_the_rest_of_its_slot(api):
@@ -440,7 +431,7 @@ def test_a_venue_that_is_not_active_refuses_new_bookings(api, status):
     before = api.event_count()
     body = {**api.slot(), "attendees": 5, "purpose": "会议"}
     response = api.post(f"/venues/{venue['id']}/bookings", body, member)
-    assert problem(response, 409, "guard-failed")["current_status"] == status
+    assert expect_problem(response, 409, "guard-failed")["current_status"] == status
     assert api.event_count() == before
     assert api.ok(api.get(f"/venues/{venue['id']}/bookings", owner))["total"] == 0
     if status == "suspended":
@@ -451,9 +442,9 @@ def test_a_venue_that_is_not_active_refuses_new_bookings(api, status):
 def test_an_unknown_venue_or_booking_is_not_found(api):
     member = api.member()
     missing = "00000000-0000-4000-8000-000000000000"
-    problem(api.post(f"/venues/{missing}/bookings", {**api.slot(), "attendees": 5}, member), 404, "not-found")
-    problem(api.get(f"/bookings/{missing}", member), 404, "not-found")
-    problem(api.post(f"/bookings/{missing}/actions/cancel", {}, member), 404, "not-found")
+    expect_problem(api.post(f"/venues/{missing}/bookings", {**api.slot(), "attendees": 5}, member), 404, "not-found")
+    expect_problem(api.get(f"/bookings/{missing}", member), 404, "not-found")
+    expect_problem(api.post(f"/bookings/{missing}/actions/cancel", {}, member), 404, "not-found")
 
 
 # -- lists -------------------------------------------------------------------------------------------
@@ -473,7 +464,7 @@ def test_a_venues_bookings_are_listed_in_start_order_and_by_day(api):
     assert listed["items"][0]["requester_id"] == bob.id
     day = api.ok(api.get(f"/venues/{venue['id']}/bookings", owner, date=early["starts_at"][:10]))
     assert [b["id"] for b in day["items"]] == [early["id"], late["id"]]
-    problem(api.get(f"/venues/{venue['id']}/bookings"), 401, "unauthenticated")
+    expect_problem(api.get(f"/venues/{venue['id']}/bookings"), 401, "unauthenticated")
 
 
 def test_a_requesters_bookings_are_listed_for_them_and_by_requester_id(api):

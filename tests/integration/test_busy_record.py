@@ -1,6 +1,6 @@
 """A demand whose lane is full or too slow in this process (workflows/lanes.py) refuses a command with
 503 problem+json and Retry-After, and the refused command changes nothing."""
-from workflows.lanes import OverloadedError
+from domain.errors import OverloadedError
 
 
 def test_a_busy_demand_answers_503_with_retry_after_and_changes_nothing(api, monkeypatch):

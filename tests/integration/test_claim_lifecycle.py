@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from domain.claim import LIFECYCLE
-from tests.support import ACTION_BODIES, BACKENDS, CLAIM_PATHS, Api, Party, module_api
+from tests.support import ACTION_BODIES, BACKENDS, CLAIM_PATHS, Api, Party, expect_problem, fire, may_fire, module_api
 
 STATES = LIFECYCLE.states
 ROWS = {r.trigger: r for r in LIFECYCLE.rows}
@@ -39,26 +39,6 @@ GRACE = timedelta(minutes=15)
 
 def relations(who: str) -> set[str]:
     return RELATIONS.get(who, set())
-
-
-def may_fire(state: str, who: str) -> list[str]:
-    """What `who` may fire from `state`, read straight off the table, in table order."""
-    return [r.trigger for r in LIFECYCLE.rows if state in r.sources and r.roles & relations(who)]
-
-
-def expect_problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
-    problem = response.json()
-    assert problem["type"] == f"/problems/{slug}", problem
-    assert problem["status"] == status and problem["title"] and problem["detail"], problem
-    return problem
-
-
-def fire(api: Api, claim: dict, trigger: str, by: Party | None, body: dict | None = None):
-    """POST the action and return the raw response (`by` None: anonymous)."""
-    payload = ACTION_BODIES.get(trigger, {}) if body is None else body
-    return api.post(f"/claims/{claim['id']}/actions/{trigger}", payload, by)
 
 
 def case_id(trigger: str, state: str, who: str | None = None) -> str:
@@ -143,11 +123,11 @@ def test_a_trigger_is_accepted_from_each_of_its_source_states_by_each_role_of_it
     dest = ROWS[trigger].dest
     assert done["status"] == dest
     assert done["version"] > claim["version"] and api.event_count() > before
-    assert done["allowed_actions"] == may_fire(dest, who)
+    assert done["allowed_actions"] == may_fire(LIFECYCLE, dest, relations(who))
     as_owner, as_claimant = (get(api, "claims", claim, by) for by in (owner, claimant))
     assert (as_owner["status"], as_owner["version"]) == (dest, done["version"])
-    assert as_owner["allowed_actions"] == may_fire(dest, "owner")
-    assert as_claimant["allowed_actions"] == may_fire(dest, "claimant")
+    assert as_owner["allowed_actions"] == may_fire(LIFECYCLE, dest, relations("owner"))
+    assert as_claimant["allowed_actions"] == may_fire(LIFECYCLE, dest, relations("claimant"))
     if trigger == "complete":
         assert as_owner["hours"] == ACTION_BODIES["complete"]["hours"]
     if trigger == "verify":
@@ -163,7 +143,7 @@ def test_an_organisation_that_claimed_may_cancel_its_own_claim(shared):
     api, owner, other_org = shared.api, shared.owner, shared.parties["other_org"]
     demand = api.demand(owner, "open")
     claim = api.claim(demand, other_org)
-    assert claim["allowed_actions"] == may_fire("pending", "claimant")
+    assert claim["allowed_actions"] == may_fire(LIFECYCLE, "pending", relations("claimant"))
 
     cancelled = api.act("claims", claim["id"], "cancel", other_org)
 
@@ -181,12 +161,12 @@ def test_a_trigger_fired_outside_its_source_states_is_an_invalid_transition_and_
     api, claim = shared.api, shared.claim(state)
     before = api.event_count()
 
-    response = fire(api, claim, trigger, shared.owner)
+    response = fire(api, "claims", claim, trigger, shared.owner)
 
     problem = expect_problem(response, 409, "invalid-transition")
     assert problem["current_status"] == state
     assert isinstance(problem["allowed_actions"], list)
-    assert problem["allowed_actions"] == may_fire(state, "owner")
+    assert problem["allowed_actions"] == may_fire(LIFECYCLE, state, relations("owner"))
     assert trigger not in problem["allowed_actions"]
     assert_nothing_recorded(api, before)
 
@@ -202,7 +182,7 @@ def test_a_party_the_row_does_not_name_is_forbidden_and_nothing_is_recorded(shar
     api, claim = shared.api, shared.claim(state)
     before = api.event_count()
 
-    response = fire(api, claim, trigger, shared.parties[who])
+    response = fire(api, "claims", claim, trigger, shared.parties[who])
 
     expect_problem(response, 403, "forbidden")
     assert_nothing_recorded(api, before)
@@ -216,7 +196,7 @@ def test_an_anonymous_caller_is_unauthorised_for_every_trigger(shared, trigger, 
     api, claim = shared.api, shared.claim(state)
     before = api.event_count()
 
-    response = fire(api, claim, trigger, None)
+    response = fire(api, "claims", claim, trigger, None)
 
     expect_problem(response, 401, "unauthenticated")
     assert response.headers["www-authenticate"] == "Bearer"
@@ -226,7 +206,7 @@ def test_an_anonymous_caller_is_unauthorised_for_every_trigger(shared, trigger, 
 def test_a_trigger_that_is_not_in_the_table_is_not_found(shared):
     api, claim = shared.api, shared.claim("pending")
     before = api.event_count()
-    expect_problem(fire(api, claim, "approve", shared.owner), 404, "not-found")
+    expect_problem(fire(api, "claims", claim, "approve", shared.owner), 404, "not-found")
     assert_nothing_recorded(api, before)
 
 
@@ -235,7 +215,7 @@ def test_every_state_lists_for_each_party_exactly_the_triggers_of_the_table(shar
     readers = ("admin", "owner", "claimant", "auditor")  # who reads a claim (DESIGN §6)
     seen = {(state, who): get(api, "claims", shared.claim(state), shared.parties[who])["allowed_actions"]
             for state in STATES for who in readers}
-    assert seen == {key: may_fire(*key) for key in seen}
+    assert seen == {(state, who): may_fire(LIFECYCLE, state, relations(who)) for state, who in seen}
     for who in set(PARTIES) - set(readers):
         expect_problem(api.get(f"/claims/{shared.claim('pending')['id']}", shared.parties[who]), 404, "not-found")
 
@@ -250,7 +230,7 @@ def test_confirming_is_refused_when_the_seats_left_are_too_few(shared):
     too_many = get(api, "claims", api.claim(demand, second, headcount=2))
     before = api.event_count()
 
-    expect_problem(fire(api, too_many, "confirm", owner), 409, "capacity-exceeded")
+    expect_problem(fire(api, "claims", too_many, "confirm", owner), 409, "capacity-exceeded")
 
     assert_nothing_recorded(api, before)
     assert get(api, "demands", demand)["confirmed"] == 1
@@ -265,11 +245,11 @@ def test_checking_in_needs_the_demand_in_progress(shared, demand_state):
     assert get(api, "demands", demand)["status"] == demand_state
     before = api.event_count()
 
-    response = fire(api, claim, "check_in", claimant)
+    response = fire(api, "claims", claim, "check_in", claimant)
 
     problem = expect_problem(response, 409, "guard-failed")
     assert problem["current_status"] == "confirmed"
-    assert problem["allowed_actions"] == may_fire("confirmed", "claimant")
+    assert problem["allowed_actions"] == may_fire(LIFECYCLE, "confirmed", relations("claimant"))
     assert_nothing_recorded(api, before)
 
 
@@ -279,7 +259,7 @@ def test_completing_needs_hours_above_0_and_at_most_24(shared, hours):
     before = api.event_count()
     body = {} if hours is None else {"hours": hours}
 
-    expect_problem(fire(api, claim, "complete", shared.claimant, body), 422, "validation")
+    expect_problem(fire(api, "claims", claim, "complete", shared.claimant, body), 422, "validation")
 
     assert_nothing_recorded(api, before)
 
@@ -298,7 +278,7 @@ def test_verifying_needs_a_rating_from_1_to_5(shared, rating):
     before = api.event_count()
     body = {} if rating is None else {"rating": rating}
 
-    expect_problem(fire(api, claim, "verify", shared.owner, body), 422, "validation")
+    expect_problem(fire(api, "claims", claim, "verify", shared.owner, body), 422, "validation")
 
     assert_nothing_recorded(api, before)
 
@@ -309,7 +289,7 @@ def test_declining_needs_a_reason(shared, state, body):
     api, claim = shared.api, shared.claim(state)
     before = api.event_count()
 
-    expect_problem(fire(api, claim, "decline", shared.owner, body), 422, "validation")
+    expect_problem(fire(api, "claims", claim, "decline", shared.owner, body), 422, "validation")
 
     assert_nothing_recorded(api, before)
 
@@ -321,10 +301,10 @@ def test_no_show_may_be_marked_only_after_the_start_plus_grace(shared, minutes):
     late(api, demand, minutes)
     before = api.event_count()
 
-    problem = expect_problem(fire(api, claim, "no_show", owner), 409, "guard-failed")
+    problem = expect_problem(fire(api, "claims", claim, "no_show", owner), 409, "guard-failed")
 
     assert problem["current_status"] == "confirmed"
-    assert problem["allowed_actions"] == may_fire("confirmed", "owner")
+    assert problem["allowed_actions"] == may_fire(LIFECYCLE, "confirmed", relations("owner"))
     assert_nothing_recorded(api, before)
 
 
@@ -347,6 +327,6 @@ def test_the_timers_mark_no_show_the_claims_still_confirmed_after_the_start_plus
     statuses = {name: get(api, "claims", claim)["status"]
                 for name, claim in (("absent", absent), ("present", present), ("pending", pending))}
     assert statuses == {"absent": "no_show", "present": "checked_in", "pending": "pending"}
-    assert get(api, "claims", absent, owner)["allowed_actions"] == may_fire("no_show", "owner") == []
+    assert get(api, "claims", absent, owner)["allowed_actions"] == may_fire(LIFECYCLE, "no_show", relations("owner")) == []
     assert get(api, "demands", demand)["confirmed"] == 1
     assert api.tick() == 0, "a second run finds nothing left to mark"

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from domain.demand import LIFECYCLE
-from tests.support import ACTION_BODIES, BACKENDS, DEMAND_PATHS, Api, Party, module_api
+from tests.support import ACTION_BODIES, BACKENDS, DEMAND_PATHS, Api, Party, expect_problem, fire, may_fire, module_api
 
 STATES = LIFECYCLE.states
 ROWS = {r.trigger: r for r in LIFECYCLE.rows}
@@ -41,13 +41,11 @@ def relations(who: str) -> set[str]:
     return RELATIONS.get(who, set())
 
 
-def may_fire(state: str, who: str) -> list[str]:
-    """What `who` may fire from `state`, read straight off the table, in table order."""
-    return [r.trigger for r in LIFECYCLE.rows if state in r.sources and r.roles & relations(who)]
+BODIES = {**ACTION_BODIES, "revise": REVISION}
 
 
 def body_for(trigger: str) -> dict:
-    return REVISION if trigger == "revise" else ACTION_BODIES.get(trigger, {})
+    return BODIES.get(trigger, {})
 
 
 def sees(who: str, state: str) -> bool:
@@ -58,21 +56,6 @@ def refusal_source(row) -> str:
     """A source state of the row that everyone can see, when there is one, so that a refusal is
     about the caller's role and not about visibility."""
     return next((s for s in row.sources if s not in PRIVATE_STATES), row.sources[0])
-
-
-def expect_problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
-    problem = response.json()
-    assert problem["type"] == f"/problems/{slug}", problem
-    assert problem["status"] == status and problem["title"] and problem["detail"], problem
-    return problem
-
-
-def fire(api: Api, demand: dict, trigger: str, by: Party | None, body: dict | None = None):
-    """POST the action and return the raw response (`by` None: anonymous)."""
-    payload = body_for(trigger) if body is None else body
-    return api.post(f"/demands/{demand['id']}/actions/{trigger}", payload, by)
 
 
 def case_id(trigger: str, state: str, who: str | None = None) -> str:
@@ -151,10 +134,10 @@ def test_a_trigger_is_accepted_from_each_of_its_source_states_by_each_role_of_it
     dest = row.dest or state
     assert done["status"] == dest
     assert done["version"] > demand["version"] and api.event_count() > before
-    assert done["allowed_actions"] == may_fire(dest, who)
+    assert done["allowed_actions"] == may_fire(LIFECYCLE, dest, relations(who))
     stored = api.ok(api.get(f"/demands/{demand['id']}", shared.owner))
     assert (stored["status"], stored["version"]) == (dest, done["version"])
-    assert stored["allowed_actions"] == may_fire(dest, "owner")
+    assert stored["allowed_actions"] == may_fire(LIFECYCLE, dest, relations("owner"))
     if trigger == "revise":
         assert stored["title"] == REVISION["title"]
     if trigger in ("reject", "withdraw"):
@@ -175,12 +158,12 @@ def test_a_trigger_fired_outside_its_source_states_is_an_invalid_transition_and_
     who = "owner" if "owner" in ROWS[trigger].roles else "admin"
     before = api.event_count()
 
-    response = fire(api, demand, trigger, shared.parties[who])
+    response = fire(api, "demands", demand, trigger, shared.parties[who], bodies=BODIES)
 
     problem = expect_problem(response, 409, "invalid-transition")
     assert problem["current_status"] == state
     assert isinstance(problem["allowed_actions"], list)
-    assert problem["allowed_actions"] == may_fire(state, who)
+    assert problem["allowed_actions"] == may_fire(LIFECYCLE, state, relations(who))
     assert trigger not in problem["allowed_actions"]
     assert_nothing_recorded(api, before)
 
@@ -198,7 +181,7 @@ def test_a_party_the_row_does_not_name_is_forbidden_and_nothing_is_recorded(shar
     api, demand = shared.api, shared.stock[state]
     before = api.event_count()
 
-    response = fire(api, demand, trigger, shared.parties[who])
+    response = fire(api, "demands", demand, trigger, shared.parties[who], bodies=BODIES)
 
     expect_problem(response, 403, "forbidden")
     assert_nothing_recorded(api, before)
@@ -211,7 +194,7 @@ def test_a_party_who_cannot_see_a_private_demand_cannot_act_on_it_either(shared,
     expect_problem(api.get(f"/demands/{demand['id']}", party), 404, "not-found")
     before = api.event_count()
 
-    response = fire(api, demand, trigger, party)
+    response = fire(api, "demands", demand, trigger, party, bodies=BODIES)
 
     expect_problem(response, 404, "not-found")
     assert_nothing_recorded(api, before)
@@ -225,7 +208,7 @@ def test_an_anonymous_caller_is_unauthorised_for_every_trigger(shared, trigger, 
     api, demand = shared.api, shared.stock[state]
     before = api.event_count()
 
-    response = fire(api, demand, trigger, None)
+    response = fire(api, "demands", demand, trigger, None, bodies=BODIES)
 
     expect_problem(response, 401, "unauthenticated")
     assert response.headers["www-authenticate"] == "Bearer"
@@ -244,7 +227,7 @@ def test_an_unknown_token_is_unauthorised(shared):
 def test_a_trigger_that_is_not_in_the_table_is_not_found(shared):
     api, demand = shared.api, shared.stock["open"]
     before = api.event_count()
-    expect_problem(fire(api, demand, "publish", shared.owner), 404, "not-found")
+    expect_problem(fire(api, "demands", demand, "publish", shared.owner, bodies=BODIES), 404, "not-found")
     assert_nothing_recorded(api, before)
 
 
@@ -252,7 +235,7 @@ def test_every_state_lists_for_each_party_exactly_the_triggers_of_the_table(shar
     api = shared.api
     seen = {(state, who): api.ok(api.get(f"/demands/{shared.stock[state]['id']}", shared.parties[who]))[
         "allowed_actions"] for state in STATES for who in PARTIES if sees(who, state)}
-    assert seen == {key: may_fire(*key) for key in seen}
+    assert seen == {(state, who): may_fire(LIFECYCLE, state, relations(who)) for state, who in seen}
     anonymous = {state: api.ok(api.get(f"/demands/{shared.stock[state]['id']}"))["allowed_actions"]
                  for state in STATES if sees("anyone", state)}
     assert anonymous == {state: [] for state in anonymous}
@@ -279,7 +262,7 @@ def test_an_open_demand_fills_by_itself_when_confirmed_headcount_reaches_needed(
 
     filled = api.ok(api.get(f"/demands/{demand['id']}", owner))
     assert (filled["status"], filled["confirmed"], filled["needed"]) == ("filled", 3, 3)
-    assert filled["allowed_actions"] == may_fire("filled", "owner")
+    assert filled["allowed_actions"] == may_fire(LIFECYCLE, "filled", relations("owner"))
 
 
 def test_a_demand_with_auto_confirm_fills_when_the_claim_that_takes_the_last_seat_is_made(shared):
@@ -316,7 +299,7 @@ def test_a_filled_demand_reopens_by_itself_when_a_confirmed_claim_is_cancelled_a
 
     reopened = api.ok(api.get(f"/demands/{demand['id']}", owner))
     assert (reopened["status"], reopened["confirmed"]) == ("open", 1)
-    assert reopened["allowed_actions"] == may_fire("open", "owner")
+    assert reopened["allowed_actions"] == may_fire(LIFECYCLE, "open", relations("owner"))
 
 
 def test_a_filled_demand_stays_filled_when_a_waitlisted_claim_takes_the_cancelled_seat(shared):
@@ -363,7 +346,7 @@ def test_an_open_demand_expires_when_the_clock_passes_its_claim_deadline_and_the
 
     expired = api.ok(api.get(f"/demands/{demand['id']}", owner))
     assert expired["status"] == "expired"
-    assert expired["allowed_actions"] == may_fire("expired", "owner") == []
+    assert expired["allowed_actions"] == may_fire(LIFECYCLE, "expired", relations("owner")) == []
     assert api.ok(api.get(f"/claims/{waiting['id']}", owner))["status"] == "declined"
     assert api.tick() == 0, "a second run finds nothing left to expire"
     assert demand_status(api, demand) == "expired"
@@ -426,7 +409,7 @@ def test_an_open_demand_left_with_nobody_confirmed_after_its_claim_deadline_expi
 def test_the_system_triggers_are_forbidden_to_users_in_every_state(shared):
     api = shared.api
     before = api.event_count()
-    refused = {(row.trigger, state, who): fire(api, shared.stock[state], row.trigger, shared.parties[who])
+    refused = {(row.trigger, state, who): fire(api, "demands", shared.stock[state], row.trigger, shared.parties[who], bodies=BODIES)
                for row in SYSTEM_ROWS for state in STATES for who in ("owner", "admin")}
     refused = {case: response.status_code for case, response in refused.items()}
     assert refused == {case: 403 for case in refused}
@@ -442,10 +425,10 @@ def test_starting_needs_at_least_one_confirmed_claim(shared):
     demand = api.ok(api.get(f"/demands/{demand['id']}", owner))
     before = api.event_count()
 
-    problem = expect_problem(fire(api, demand, "start", owner), 409, "guard-failed")
+    problem = expect_problem(fire(api, "demands", demand, "start", owner, bodies=BODIES), 409, "guard-failed")
 
     assert problem["current_status"] == "open"
-    assert problem["allowed_actions"] == may_fire("open", "owner")
+    assert problem["allowed_actions"] == may_fire(LIFECYCLE, "open", relations("owner"))
     assert_nothing_recorded(api, before)
 
 
@@ -459,10 +442,10 @@ def test_fulfilling_is_refused_while_a_claim_is_still_confirmed_or_checked_in(sh
     demand = api.ok(api.get(f"/demands/{demand['id']}", owner))
     before = api.event_count()
 
-    problem = expect_problem(fire(api, demand, "fulfil", owner), 409, "guard-failed")
+    problem = expect_problem(fire(api, "demands", demand, "fulfil", owner, bodies=BODIES), 409, "guard-failed")
 
     assert problem["current_status"] == "in_progress"
-    assert problem["allowed_actions"] == may_fire("in_progress", "owner")
+    assert problem["allowed_actions"] == may_fire(LIFECYCLE, "in_progress", relations("owner"))
     assert_nothing_recorded(api, before)
 
 
@@ -506,7 +489,7 @@ def test_rejecting_and_withdrawing_need_a_reason(shared, trigger, state, who, bo
     api, demand = shared.api, shared.stock[state]
     before = api.event_count()
 
-    expect_problem(fire(api, demand, trigger, shared.parties[who], body), 422,
+    expect_problem(fire(api, "demands", demand, trigger, shared.parties[who], body, bodies=BODIES), 422,
                    "validation")
 
     assert_nothing_recorded(api, before)
@@ -518,7 +501,7 @@ def test_closing_needs_a_rating_from_1_to_5(shared, rating):
     before = api.event_count()
     body = {"feedback": "很好"} if rating is None else {"rating": rating}
 
-    expect_problem(fire(api, demand, "close", shared.owner, body), 422, "validation")
+    expect_problem(fire(api, "demands", demand, "close", shared.owner, body, bodies=BODIES), 422, "validation")
 
     assert_nothing_recorded(api, before)
 

@@ -8,7 +8,7 @@ import pytest
 
 from domain.city import CITY_TZ
 from domain.venue import LIFECYCLE
-from tests.support import START, Party
+from tests.support import START, Party, expect_problem
 
 ROWS = {r.trigger: r for r in LIFECYCLE.rows}
 STRANGERS = ("other-org", "member-of-owner", "auditor", "dept", "anonymous")
@@ -16,15 +16,6 @@ REASONS = {"suspend": {"reason": "消防检查"}, "retire": {"reason": "场地�
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
-    body = response.json()
-    assert body["type"] == f"/problems/{slug}", body
-    assert body["status"] == status
-    return body
-
-
 def stranger(api, who: str, owner: Party) -> Party:
     if who == "other-org":
         return api.org()
@@ -108,7 +99,7 @@ def test_each_venue_transition_is_refused_from_every_state_it_does_not_leave(api
     venue = api.venue(owner, state)
     by = owner if role == "owner" else api.admin
     before = api.event_count()
-    body = problem(api.post(f"/venues/{venue['id']}/actions/{trigger}", REASONS[trigger], by), 409,
+    body = expect_problem(api.post(f"/venues/{venue['id']}/actions/{trigger}", REASONS[trigger], by), 409,
                    "invalid-transition")
     assert body["current_status"] == state
     assert body["allowed_actions"] == LIFECYCLE.allowed(state, {role})
@@ -130,9 +121,9 @@ def test_each_venue_transition_is_forbidden_to_everyone_but_its_owner_and_the_ad
     before = api.event_count()
     response = api.post(f"/venues/{venue['id']}/actions/{trigger}", REASONS[trigger], by)
     if who == "anonymous":
-        problem(response, 401, "unauthenticated")
+        expect_problem(response, 401, "unauthenticated")
     else:
-        problem(response, 403, "forbidden")
+        expect_problem(response, 403, "forbidden")
     assert api.event_count() == before
     again = api.ok(api.get(f"/venues/{venue['id']}"))
     assert (again["status"], again["version"]) == (source, venue["version"])
@@ -158,9 +149,9 @@ def test_only_organisations_share_venues(api, who):
     before = api.event_count()
     response = api.post("/venues", api.venue_body(), by)
     if who == "anonymous":
-        problem(response, 401, "unauthenticated")
+        expect_problem(response, 401, "unauthenticated")
     else:
-        problem(response, 403, "forbidden")
+        expect_problem(response, 403, "forbidden")
     assert api.event_count() == before
     assert listed(api) == set()
 
@@ -220,9 +211,9 @@ def test_a_venue_that_is_not_active_has_no_free_time_until_it_resumes(api):
 
 def test_availability_of_an_unknown_venue_is_not_found_and_a_bad_date_is_invalid(api):
     venue = api.venue(api.org())
-    problem(api.get(f"/venues/{uuid4()}/availability", date=day(3)), 404, "not-found")
-    problem(api.get(f"/venues/{venue['id']}/availability", date="2026-13-01"), 422, "validation")
-    problem(api.get(f"/venues/{venue['id']}/availability"), 422, "validation")
+    expect_problem(api.get(f"/venues/{uuid4()}/availability", date=day(3)), 404, "not-found")
+    expect_problem(api.get(f"/venues/{venue['id']}/availability", date="2026-13-01"), 422, "validation")
+    expect_problem(api.get(f"/venues/{venue['id']}/availability"), 422, "validation")
 
 
 # -- the venue list -----------------------------------------------------------------------------------
@@ -240,7 +231,7 @@ def test_venues_are_listed_by_grid_and_by_minimum_capacity(api):
     assert listed(api, capacity=51) == {large["id"]}
     assert listed(api, grid=api.grid(), capacity=50) == {middle["id"]}
     assert listed(api, capacity=101) == set()
-    problem(api.get("/venues", capacity=0), 422, "validation")
+    expect_problem(api.get("/venues", capacity=0), 422, "validation")
 
 
 def test_free_on_lists_only_active_venues_with_some_free_time_that_day(api):
@@ -304,9 +295,9 @@ def test_bookings_counts_every_booking_made_but_none_refused(api):
     api.act("bookings", rejected["id"], "reject", owner)
     api.act("bookings", cancelled["id"], "cancel", member, {})
     past_closing = {**slot(3, "20:00", "22:00"), "attendees": 5}
-    problem(api.post(f"/venues/{venue['id']}/bookings", past_closing, member), 422, "booking-rule")
+    expect_problem(api.post(f"/venues/{venue['id']}/bookings", past_closing, member), 422, "booking-rule")
     auto = api.venue(owner)
     api.book(auto, member, **slot(3, "09:00", "10:00"))
-    problem(api.post(f"/venues/{auto['id']}/bookings", {**slot(3, "09:30", "10:30"), "attendees": 5}, member),
+    expect_problem(api.post(f"/venues/{auto['id']}/bookings", {**slot(3, "09:30", "10:30"), "attendees": 5}, member),
             409, "slot-taken")
     assert stats(api)["bookings"] == 4

@@ -26,11 +26,11 @@ from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, inva
 from domain.actors import SYSTEM, Actor, Role
 from domain.claim import Claim
 from domain.demand import LIVE, SEATED, Demand
-from domain.errors import DomainError
+from domain.errors import ConcurrencyError, DomainError
 from tests.support import START
 from workflows.clock import FakeClock
 from workflows.demands import Demands
-from workflows.engine import ConcurrencyError, Meta
+from workflows.engine import Meta
 
 OWNERS = [Actor("org-east", Role.ORG), Actor("org-west", Role.ORG)]
 CLAIMANTS = [Actor(f"member-{n}", Role.MEMBER) for n in range(1, 6)] + [

@@ -28,13 +28,13 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 
 from domain.actors import SYSTEM, Actor, Role
 from domain.booking import Booking
-from domain.errors import (DomainError, ForbiddenError, GuardFailedError, NotFoundError,
-                           TransitionNotAllowedError, ValidationError)
-from domain.schedule import SlotTakenError, VenueDay, day_id
-from domain.venue import CITY_TZ, BookingRuleError
+from domain.errors import (BookingRuleError, ConcurrencyError, DomainError, ForbiddenError, GuardFailedError,
+                           NotFoundError, SlotTakenError, TransitionNotAllowedError, ValidationError)
+from domain.schedule import VenueDay, day_id
+from domain.venue import CITY_TZ
 from tests.support import START
 from workflows.clock import FakeClock
-from workflows.engine import ConcurrencyError, Meta
+from workflows.engine import Meta
 from workflows.venues import Venues
 
 GRACE = timedelta(minutes=15)

@@ -17,7 +17,8 @@ from tests.unit.test_aggregate_cache import ADMIN, ORG
 from workflows.clock import FakeClock
 from workflows.demands import Demands
 from workflows.engine import Meta, load
-from workflows.lanes import Job, Lanes, OverloadedError
+from domain.errors import OverloadedError
+from workflows.lanes import Job, Lanes
 
 
 @pytest.fixture
