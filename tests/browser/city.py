@@ -15,8 +15,16 @@ from tests.support import Api, Party
 from workflows.clock import SystemClock
 
 
+class ServerClock(SystemClock):
+    """The live server dates events by its own wall clock, which moves by itself: a test has
+    nothing to advance between claims (tests/support.py's Api advances an in-process fake clock)."""
+
+    def advance(self, **_) -> None:
+        pass
+
+
 def city(server: str) -> Api:
-    return Api(httpx.Client(base_url=server, timeout=30), SimpleNamespace(clock=SystemClock()))
+    return Api(httpx.Client(base_url=server, timeout=30), SimpleNamespace(clock=ServerClock()))
 
 
 def token_of(party: Party) -> str:
