@@ -8,29 +8,27 @@ LIMIT = 5
 
 def claims_to_confirm(db: Database, organisation_id: str) -> tuple[int, list[dict]]:
     """Pending claims on the organisation's demands, oldest first."""
-    where = "c.owner_id = %s AND c.status = 'pending'"
-    total = db.rows(f"SELECT COUNT(*) AS n FROM claims c WHERE {where}", (organisation_id,))[0]["n"]
-    rows = db.rows(f"SELECT c.id, c.demand_id, c.headcount, c.created_at, d.title FROM claims c "
-                   f"JOIN demand_board d ON d.id = c.demand_id WHERE {where} ORDER BY c.created_at, c.id LIMIT %s",
-                   (organisation_id, LIMIT))
-    return total, rows
+    return _waiting(db, "claims c JOIN demand_board d ON d.id = c.demand_id",
+                    "c.owner_id = %s AND c.status = 'pending'", (organisation_id,),
+                    "c.id, c.demand_id, c.headcount, c.created_at, d.title", "c.created_at, c.id")
 
 
 def bookings_to_approve(db: Database, organisation_id: str) -> tuple[int, list[dict]]:
     """Requested bookings of the organisation's venues, soonest first."""
-    where = "b.owner_id = %s AND b.status = 'requested'"
-    total = db.rows(f"SELECT COUNT(*) AS n FROM bookings b WHERE {where}", (organisation_id,))[0]["n"]
-    rows = db.rows(f"SELECT b.id, b.venue_id, b.starts_at, b.ends_at, v.name FROM bookings b "
-                   f"JOIN venues v ON v.id = b.venue_id WHERE {where} ORDER BY b.starts_at, b.id LIMIT %s",
-                   (organisation_id, LIMIT))
-    return total, rows
+    return _waiting(db, "bookings b JOIN venues v ON v.id = b.venue_id",
+                    "b.owner_id = %s AND b.status = 'requested'", (organisation_id,),
+                    "b.id, b.venue_id, b.starts_at, b.ends_at, v.name", "b.starts_at, b.id")
 
 
 def claims_to_attend(db: Database, claimant_id: str, role: str) -> tuple[int, list[dict]]:
     """The claimant's confirmed and checked-in claims: to check in, then to complete."""
-    where = "c.claimant_id = %s AND c.claimant_role = %s AND c.status IN ('confirmed', 'checked_in')"
-    total = db.rows(f"SELECT COUNT(*) AS n FROM claims c WHERE {where}", (claimant_id, role))[0]["n"]
-    rows = db.rows(f"SELECT c.id, c.demand_id, c.status, d.title, d.starts_at FROM claims c "
-                   f"JOIN demand_board d ON d.id = c.demand_id WHERE {where} ORDER BY d.starts_at, c.id LIMIT %s",
-                   (claimant_id, role, LIMIT))
+    return _waiting(db, "claims c JOIN demand_board d ON d.id = c.demand_id",
+                    "c.claimant_id = %s AND c.claimant_role = %s AND c.status IN ('confirmed', 'checked_in')",
+                    (claimant_id, role), "c.id, c.demand_id, c.status, d.title, d.starts_at", "d.starts_at, c.id")
+
+
+def _waiting(db: Database, tables: str, where: str, params: tuple, columns: str, order: str) -> tuple[int, list[dict]]:
+    """How many rows match, and the first LIMIT of them in `order`."""
+    total = db.rows(f"SELECT COUNT(*) AS n FROM {tables} WHERE {where}", params)[0]["n"]
+    rows = db.rows(f"SELECT {columns} FROM {tables} WHERE {where} ORDER BY {order} LIMIT %s", (*params, LIMIT))
     return total, rows

@@ -17,8 +17,10 @@ from api.app import create_app
 from api.routes.stats import ANSWERS
 from api.settings import Settings
 from api.wiring import Linli
+from domain.actors import Actor, Role
 from domain.city import CITY_TZ
 from workflows.clock import FakeClock
+from workflows.engine import Meta
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
 START = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -420,3 +422,14 @@ def system_when_room(pg_url: str, schema: str, pool_size: int = 1) -> Linli:
                 raise
             time.sleep(1 + random.random())
     raise RuntimeError("PostgreSQL stayed full for a minute")
+
+
+def registered_org(system: Linli) -> tuple[Actor, str]:
+    """An organisation and its grid, registered straight through the registry application (the
+    other applications check the references a command names), as the organisation's actor."""
+    admin = Actor("admin", Role.ADMIN)
+    grid = str(system.registry.register(Meta(admin), "grid", uuid.uuid4(), code="G1", name="三坊七巷网格",
+                                        type="街区型", district="鼓楼区").value.id)
+    org = system.registry.register(Meta(admin), "organisation", uuid.uuid4(), name="社区党委", kind="党组织",
+                                   grid_id=grid, district="鼓楼区").value
+    return Actor(str(org.id), Role.ORG), grid

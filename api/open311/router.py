@@ -77,6 +77,16 @@ async def post_request(fmt: str, request: Request) -> Response:
         filing.file(_system(request), request, body)], 201))
 
 
+def _one(system: Linli, request: Request, raw_id: str, name: str) -> dict:
+    """The one request a path names, if the caller may see it; else the spec's 404."""
+    named = forms.path_id(raw_id)
+    viewer = callers.viewer(callers.actor(system, request, dict(request.query_params)))
+    rows = requests_by_id(system.db, [named], viewer) if named else []
+    if not rows:
+        raise Open311Error(404, f"{name} {raw_id} was not found")
+    return rows[0]
+
+
 def _requests(fmt: str, rows: list[dict], system: Linli) -> Response:
     now = system.clock.now()
     return render(fmt, "service_requests", "request", [present.request(system, row, now) for row in rows])
@@ -108,12 +118,7 @@ def get_requests(fmt: str, request: Request) -> Response:
 def get_request(request_id: str, fmt: str, request: Request) -> Response:
     def work() -> Response:
         system = _system(request)
-        named = forms.path_id(request_id)
-        viewer = callers.viewer(callers.actor(system, request, dict(request.query_params)))
-        rows = requests_by_id(system.db, [named], viewer) if named else []
-        if not rows:
-            raise Open311Error(404, f"service_request_id {request_id} was not found")
-        return _requests(fmt, rows, system)
+        return _requests(fmt, [_one(system, request, request_id, "service_request_id")], system)
 
     return _answer(fmt, work)
 
@@ -122,13 +127,8 @@ def get_request(request_id: str, fmt: str, request: Request) -> Response:
 def get_token(token: str, fmt: str, request: Request) -> Response:
     """Linli answers a filing with its id at once, so a request's token is its id."""
     def work() -> Response:
-        system = _system(request)
-        named = forms.path_id(token)
-        viewer = callers.viewer(callers.actor(system, request, dict(request.query_params)))
-        rows = requests_by_id(system.db, [named], viewer) if named else []
-        if not rows:
-            raise Open311Error(404, f"token {token} was not found")
-        return render(fmt, "service_requests", "request", [{"service_request_id": rows[0]["id"], "token": token}])
+        row = _one(_system(request), request, token, "token")
+        return render(fmt, "service_requests", "request", [{"service_request_id": row["id"], "token": token}])
 
     return _answer(fmt, work)
 

@@ -107,7 +107,7 @@ class Erasure(BaseModel):
 def erase(record_id: RecordId, body: Erasure, request: Request, actor: CurrentActor, system: System):
     """Forget a member (PIPL): their personal data reads 已删除 everywhere; history still verifies."""
     outcome = erase_member(system, meta(request, actor, body.reason), record_id)
-    return reply(system, registered(outcome.value, actor), outcome.value.version, 200, outcome, "registry")
+    return reply(registered(outcome.value, actor), outcome.value.version, 200, outcome, "registry")
 
 
 @router.get("/departments/{record_id}")

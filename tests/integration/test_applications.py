@@ -7,17 +7,10 @@ import pytest
 
 from domain.actors import Actor, Role
 from domain.errors import ForbiddenError, NotFoundError, ValidationError
+from tests.support import registered_org
 from workflows.engine import Meta
 
 ADMIN = Actor("admin", Role.ADMIN)
-
-
-def _registered(system) -> tuple[Actor, str]:
-    grid = str(system.registry.register(Meta(ADMIN), "grid", uuid.uuid4(), code="G1", name="三坊七巷网格",
-                                        type="街区型", district="鼓楼区").value.id)
-    org = system.registry.register(Meta(ADMIN), "organisation", uuid.uuid4(), name="社区党委", kind="党组织",
-                                   grid_id=grid, district="鼓楼区").value
-    return Actor(str(org.id), Role.ORG), grid
 
 
 def _details(system, grid: str) -> dict:
@@ -28,7 +21,7 @@ def _details(system, grid: str) -> dict:
 
 
 def test_a_demand_naming_an_unregistered_grid_is_refused_whoever_posts_it(system):
-    owner, _ = _registered(system)
+    owner, _ = registered_org(system)
     events = system.demands.recorder.max_notification_id() or 0
     with pytest.raises(ValidationError, match="grid_id names no registered grid"):
         system.demands.post_demand(Meta(owner), uuid.uuid4(), owner.id, **_details(system, "no-such-grid"))
@@ -36,14 +29,14 @@ def test_a_demand_naming_an_unregistered_grid_is_refused_whoever_posts_it(system
 
 
 def test_an_organisation_posts_for_itself_only(system):
-    owner, grid = _registered(system)
-    other, _ = _registered(system)
+    owner, grid = registered_org(system)
+    other, _ = registered_org(system)
     demand = system.demands.post_demand(Meta(owner), uuid.uuid4(), other.id, **_details(system, grid)).value
     assert demand.organisation_id == owner.id
 
 
 def test_a_draft_is_not_there_for_a_stranger_in_a_read_or_a_list(system):
-    owner, grid = _registered(system)
+    owner, grid = registered_org(system)
     demand = system.demands.post_demand(Meta(owner), uuid.uuid4(), owner.id, **_details(system, grid)).value
     stranger = Actor("member-x", Role.MEMBER)
     with pytest.raises(NotFoundError):

@@ -10,8 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from tests.integration.conftest import signed_system
 from tests.integration.intruder import Intruder
-from tests.integration.test_tamper_evidence import an_hour_served_then_more, signed_system
+from tests.integration.test_tamper_evidence import an_hour_served_then_more
 from tests.support import Api
 
 runner = CliRunner()

@@ -5,35 +5,19 @@ import logging
 import time
 
 import psycopg
-import pytest
 from typer.testing import CliRunner
 
 from api.cli import app as cli
 from projections.chain import export
-from projections.signing import AuditKeys, Cadence, generate, load_public
+from projections.signing import AuditKeys, Cadence, load_public
 from projections.verify_export import check
+from tests.integration.conftest import signed_system
 from tests.integration.test_audit_cli import store_env
-from tests.integration.test_tamper_evidence import signed_system
 from tests.support import Api, new_system
 
 NAME = "张三丰"
 NOTE, PURPOSE = f"{NAME}带两位邻居来", f"{NAME}召集的楼道议事会"
 ERASED = "已删除"
-
-
-@pytest.fixture(scope="module")
-def key_pair() -> tuple[bytes, bytes]:
-    return generate()
-
-
-@pytest.fixture
-def signed(backend, key_pair):
-    system = signed_system(backend, key_pair)
-    try:
-        with Api.serving(system) as api:
-            yield api
-    finally:
-        system.shutdown()
 
 
 def a_member_with_a_claim_and_a_booking(api: Api) -> dict:

@@ -4,19 +4,9 @@ seed, the CLI, a timer) is in the read models when it returns."""
 import uuid
 from datetime import timedelta
 
-from domain.actors import Actor, Role
+from domain.actors import Actor
+from tests.support import registered_org
 from workflows.engine import Meta
-
-ADMIN = Actor("admin", Role.ADMIN)
-
-
-def _registered(system) -> tuple[Actor, str]:
-    """An organisation and a grid the registry knows (the application checks references)."""
-    grid = str(system.registry.register(Meta(ADMIN), "grid", uuid.uuid4(), code="G1", name="三坊七巷网格",
-                                        type="街区型", district="鼓楼区").value.id)
-    org = system.registry.register(Meta(ADMIN), "organisation", uuid.uuid4(), name="社区党委", kind="党组织",
-                                   grid_id=grid, district="鼓楼区").value
-    return Actor(str(org.id), Role.ORG), grid
 
 
 def _board(system, demand_id) -> list[dict]:
@@ -32,7 +22,7 @@ def _post(system, owner: Actor, grid: str):
 
 
 def test_a_command_through_the_application_is_read_back_at_once(system):
-    owner, grid = _registered(system)
+    owner, grid = registered_org(system)
     demand = _post(system, owner, grid)
     assert _board(system, demand.id) == [{"status": "draft"}]
     system.demands.act_on_demand(Meta(owner), demand.id, "submit")
@@ -40,7 +30,7 @@ def test_a_command_through_the_application_is_read_back_at_once(system):
 
 
 def test_a_bulk_batch_is_read_back_when_it_ends(system):
-    owner, grid = _registered(system)
+    owner, grid = registered_org(system)
     with system.demands.engine.batch():
         demand = _post(system, owner, grid)
         assert _board(system, demand.id) == []  # not committed yet
@@ -48,7 +38,7 @@ def test_a_bulk_batch_is_read_back_when_it_ends(system):
 
 
 def test_commands_held_together_project_once_at_the_end(system):
-    owner, grid = _registered(system)
+    owner, grid = registered_org(system)
     calls = []
     system.after_commit.hooks.append(lambda: calls.append(1))
     try:

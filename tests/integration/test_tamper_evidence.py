@@ -4,35 +4,13 @@ recomputes everything from the events and names what it finds. One test per atta
 import json
 import logging
 
-import pytest
-
 from projections.chain import verify
 from projections.signing import AuditKeys, Cadence, generate, load_private, load_public, seal
+from tests.integration.conftest import signed_system
 from tests.integration.intruder import Intruder
 from tests.support import Api, new_system
 
 COMPLETED, FORGED = b'"hours":1.0', b'"hours":24.0'
-
-
-@pytest.fixture(scope="module")
-def key_pair() -> tuple[bytes, bytes]:
-    return generate()
-
-
-def signed_system(backend: dict, key_pair, **cadence):
-    return new_system(**backend, audit_key=key_pair[0].decode(), **{
-        "audit_checkpoint_events": 4, "audit_checkpoint_seconds": 3600, **cadence})
-
-
-@pytest.fixture
-def signed(backend, key_pair):
-    """A store whose processes sign a checkpoint every 4 events."""
-    system = signed_system(backend, key_pair)
-    try:
-        with Api.serving(system) as api:
-            yield api
-    finally:
-        system.shutdown()
 
 
 def an_hour_served_then_more(api: Api) -> None:
